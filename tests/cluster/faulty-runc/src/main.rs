@@ -1,0 +1,163 @@
+//! `faulty-runc`: a drop-in wrapper around `runc` that breaks exactly one behaviour, for the
+//! mutation matrix in TESTING.md.
+//!
+//! containerd's `io.containerd.runc.v2` shim runs `BinaryName` for every runc call of a runtime
+//! handler. The test cluster points each `faulty-*` handler at a symlink named
+//! `faulty-runc-<fault>` to this binary; the fault is read from that name (or from
+//! `FAULTY_RUNC_FAULT`). The wrapper edits what runc is about to do — the bundle's
+//! `config.json` on `create`, the signal on `kill`, its own stderr — and then `exec`s the real
+//! runc with the same arguments, so everything it does not break behaves exactly like plain runc.
+//!
+//! Pod sandboxes (the pause container) are never altered: the faults are about the workload.
+//!
+//! This is test infrastructure for the cluster on this machine only; it touches the bundle
+//! directory of the container being created, its log file, and nothing else.
+
+#![forbid(unsafe_code)]
+
+mod faults;
+mod runc_args;
+
+use std::ffi::OsString;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+use faults::Fault;
+use runc_args::Invocation;
+
+const REAL_RUNC_CANDIDATES: &[&str] = &["/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc"];
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "--list-faults") {
+        // Read by tests/cluster/up.sh to declare one runtime handler per fault.
+        for fault in faults::FAULTS {
+            println!("{}\t{}", fault.name, fault.breaks);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let Some(real_runc) = real_runc() else {
+        eprintln!("faulty-runc: no runc found (set FAULTY_RUNC_REAL)");
+        return ExitCode::from(127);
+    };
+    let invoked_as = args.first().cloned().unwrap_or_default();
+    let fault = match fault_for(&invoked_as) {
+        Ok(fault) => fault,
+        Err(message) => {
+            eprintln!("faulty-runc: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let rest: Vec<OsString> = args.into_iter().skip(1).collect();
+    let invocation = Invocation::parse(&rest);
+
+    let mut rest = rest;
+    let mut silence_stderr = false;
+    match &invocation {
+        Invocation::Create { bundle } => match apply_to_bundle(fault, bundle) {
+            Ok(Some(what)) => {
+                log(fault, &format!("create {}: {what}", bundle.display()));
+                silence_stderr = fault.silences_stderr;
+            }
+            Ok(None) => {}
+            Err(message) => {
+                // Failing loudly beats silently running the container unbroken: a probe that
+                // passes under a fault it should catch would be reported as a missed fault.
+                log(fault, &format!("create {}: {message}", bundle.display()));
+                eprintln!("faulty-runc: {message}");
+                return ExitCode::from(1);
+            }
+        },
+        Invocation::Exec => silence_stderr = fault.silences_stderr,
+        Invocation::Kill { signal_at, present } => {
+            // runc's default signal is SIGTERM; spell it out so a fault can rewrite it.
+            if !present {
+                rest.push(OsString::from("SIGTERM"));
+            }
+            if let Some(signal) = rest.get(*signal_at).and_then(|s| s.to_str())
+                && let Some(replacement) = (fault.rewrite_signal)(signal)
+            {
+                log(
+                    fault,
+                    &format!("kill: signal {signal} sent as {replacement}"),
+                );
+                rest[*signal_at] = OsString::from(replacement);
+            }
+        }
+        Invocation::Other => {}
+    }
+
+    let mut command = Command::new(&real_runc);
+    command.arg0(&real_runc).args(&rest);
+    if silence_stderr {
+        // runc hands its own stdio to the container process when no terminal is used, so the
+        // container's stderr is whatever this process's stderr is when runc starts.
+        command.stderr(Stdio::null());
+    }
+    let error = command.exec();
+    eprintln!("faulty-runc: exec {}: {error}", real_runc.display());
+    ExitCode::from(127)
+}
+
+fn fault_for(invoked_as: &OsString) -> Result<&'static Fault, String> {
+    let name = std::env::var("FAULTY_RUNC_FAULT").ok().or_else(|| {
+        Path::new(invoked_as)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("faulty-runc-"))
+            .map(str::to_owned)
+    });
+    let Some(name) = name else {
+        return Err(format!(
+            "no fault given: invoke as faulty-runc-<fault> or set FAULTY_RUNC_FAULT; faults: {}",
+            faults::names()
+        ));
+    };
+    Fault::by_name(&name)
+        .ok_or_else(|| format!("unknown fault {name:?}; faults: {}", faults::names()))
+}
+
+/// Rewrites the bundle's `config.json` in place. Returns what was changed, or `None` when the
+/// container is a pod sandbox (left alone) or the fault does not touch the spec.
+fn apply_to_bundle(fault: &Fault, bundle: &Path) -> Result<Option<String>, String> {
+    let path = bundle.join("config.json");
+    let text = fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    let mut spec: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("parse {}: {e}", path.display()))?;
+    if faults::is_sandbox(&spec) {
+        return Ok(None);
+    }
+    let original = spec.clone();
+    let what = (fault.edit_spec)(&mut spec)?;
+    if spec == original {
+        return Ok(Some(what));
+    }
+    let tmp = bundle.join("config.json.faulty-runc");
+    let out = serde_json::to_vec(&spec).map_err(|e| format!("encode spec: {e}"))?;
+    fs::write(&tmp, out).map_err(|e| format!("write {}: {e}", tmp.display()))?;
+    fs::rename(&tmp, &path).map_err(|e| format!("replace {}: {e}", path.display()))?;
+    Ok(Some(what))
+}
+
+fn real_runc() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("FAULTY_RUNC_REAL") {
+        return Some(PathBuf::from(path));
+    }
+    REAL_RUNC_CANDIDATES
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+}
+
+/// Best effort: a fault that cannot be logged is still applied.
+fn log(fault: &Fault, line: &str) {
+    let Some(path) = std::env::var_os("FAULTY_RUNC_LOG") else {
+        return;
+    };
+    if let Ok(mut file) = OpenOptions::new().create(true).append(true).open(path) {
+        let _ = writeln!(file, "faulty-runc-{}: {line}", fault.name);
+    }
+}
