@@ -1,0 +1,240 @@
+//! Test support for suites that run against the real test cluster (`tests/cluster/up.sh`).
+//!
+//! Tests that need the cluster are `#[ignore]`d so that a plain `cargo test` runs only what
+//! needs no cluster; `.ci/run` brings the cluster up and runs them with `--ignored`. They find
+//! the cluster through `PROCTOR_TEST_KUBECONFIG` (the path `up.sh` prints) and fail loudly
+//! without it: a cluster test never passes by not running.
+//!
+//! Every test works in a namespace of its own, created with the restricted Pod Security
+//! Standard enforced and deleted afterwards, whether the test passed or not.
+
+#![allow(dead_code)] // each test crate uses a different part of this module
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::FutureExt;
+use k8s_openapi::api::core::v1::{ContainerStateTerminated, Namespace, Pod};
+use kube::api::{DeleteParams, LogParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::wait::await_condition;
+use kube::{Api, Client, Config};
+use serde_json::json;
+
+/// The image `tests/cluster/up.sh` builds and imports; never pulled.
+pub const PROBE_IMAGE: &str = "proctor.local/probe:v1";
+/// How long any single pod may take to reach the state a test waits for.
+pub const POD_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub async fn client() -> Client {
+    let path = std::env::var("PROCTOR_TEST_KUBECONFIG").unwrap_or_else(|_| {
+        panic!(
+            "PROCTOR_TEST_KUBECONFIG is not set: bring the test cluster up with \
+             `tests/cluster/up.sh` and export the kubeconfig path it prints"
+        )
+    });
+    let kubeconfig =
+        Kubeconfig::read_from(&path).unwrap_or_else(|e| panic!("reading kubeconfig {path}: {e}"));
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("kubeconfig {path}: {e}"));
+    Client::try_from(config).expect("client from kubeconfig")
+}
+
+/// A namespace name unique to this test process and call.
+pub fn unique_name(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!("{prefix}-{}-{:08x}", std::process::id(), nanos)
+}
+
+/// Runs `body` in a fresh namespace (restricted Pod Security Standard enforced), then deletes
+/// the namespace, also when `body` panics.
+pub async fn with_namespace<F, Fut>(prefix: &str, body: F)
+where
+    F: FnOnce(Client, String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let client = client().await;
+    let name = unique_name(prefix);
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let namespace = serde_json::from_value(json!({
+        "metadata": {
+            "name": name,
+            "labels": {
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "app.kubernetes.io/part-of": "proctor-tests",
+            },
+        },
+    }))
+    .expect("namespace object");
+    namespaces
+        .create(&PostParams::default(), &namespace)
+        .await
+        .unwrap_or_else(|e| panic!("creating namespace {name}: {e}"));
+    let outcome = AssertUnwindSafe(body(client.clone(), name.clone()))
+        .catch_unwind()
+        .await;
+    if let Err(e) = namespaces.delete(&name, &DeleteParams::background()).await {
+        eprintln!("warning: deleting namespace {name}: {e}");
+    }
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// A pod that complies with the restricted Pod Security Standard, runs `script` with the probe
+/// image's `sh` under `runtime_class`, and never restarts.
+pub fn script_pod(name: &str, runtime_class: &str, script: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "restartPolicy": "Never",
+            "runtimeClassName": runtime_class,
+            "terminationGracePeriodSeconds": 5,
+            "securityContext": {
+                "runAsNonRoot": true,
+                "runAsUser": 1000,
+                "runAsGroup": 1000,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [{
+                "name": "probe",
+                "image": PROBE_IMAGE,
+                "imagePullPolicy": "Never",
+                "command": ["sh", "-c", script],
+                "securityContext": {
+                    "allowPrivilegeEscalation": false,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+            }],
+        },
+    })
+}
+
+pub async fn create_pod(client: &Client, namespace: &str, pod: serde_json::Value) -> String {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let pod: Pod = serde_json::from_value(pod).expect("pod object");
+    let created = pods
+        .create(&PostParams::default(), &pod)
+        .await
+        .unwrap_or_else(|e| panic!("creating pod in {namespace}: {e}"));
+    created.metadata.name.expect("created pod has a name")
+}
+
+/// Waits until `condition` holds for the pod, or panics after [`POD_TIMEOUT`] with the pod's
+/// last known status.
+pub async fn wait_for_pod(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    what: &str,
+    condition: impl Fn(Option<&Pod>) -> bool,
+) -> Pod {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let waited = tokio::time::timeout(POD_TIMEOUT, await_condition(pods.clone(), name, condition));
+    match waited.await {
+        Ok(Ok(Some(pod))) => pod,
+        Ok(Ok(None)) => panic!("pod {namespace}/{name} disappeared while waiting for {what}"),
+        Ok(Err(e)) => panic!("watching pod {namespace}/{name} for {what}: {e}"),
+        Err(_) => {
+            let status = pods.get(name).await.map(|p| p.status);
+            panic!("pod {namespace}/{name} not {what} after {POD_TIMEOUT:?}; status: {status:?}")
+        }
+    }
+}
+
+pub fn phase(pod: Option<&Pod>) -> Option<&str> {
+    pod?.status.as_ref()?.phase.as_deref()
+}
+
+pub fn is_finished(pod: Option<&Pod>) -> bool {
+    matches!(phase(pod), Some("Succeeded" | "Failed"))
+}
+
+pub fn terminated(pod: &Pod) -> Option<&ContainerStateTerminated> {
+    pod.status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .first()?
+        .state
+        .as_ref()?
+        .terminated
+        .as_ref()
+}
+
+/// What a finished single-container pod showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    pub phase: String,
+    pub exit_code: i32,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+    pub logs: String,
+}
+
+/// Runs a script pod to completion and returns what it showed.
+pub async fn run_to_completion(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    runtime_class: &str,
+    script: &str,
+) -> Finished {
+    run_pod_to_completion(client, namespace, script_pod(name, runtime_class, script)).await
+}
+
+pub async fn run_pod_to_completion(
+    client: &Client,
+    namespace: &str,
+    pod: serde_json::Value,
+) -> Finished {
+    let name = create_pod(client, namespace, pod).await;
+    let pod = wait_for_pod(client, namespace, &name, "finished", is_finished).await;
+    finished(client, namespace, &pod).await
+}
+
+pub async fn finished(client: &Client, namespace: &str, pod: &Pod) -> Finished {
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let state = terminated(pod)
+        .unwrap_or_else(|| panic!("pod {namespace}/{name} finished without a terminated state"));
+    Finished {
+        phase: phase(Some(pod)).unwrap_or_default().to_owned(),
+        exit_code: state.exit_code,
+        reason: state.reason.clone(),
+        message: state.message.clone(),
+        logs: logs(client, namespace, name).await,
+    }
+}
+
+pub async fn logs(client: &Client, namespace: &str, name: &str) -> String {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    pods.logs(name, &LogParams::default())
+        .await
+        .unwrap_or_else(|e| panic!("logs of pod {namespace}/{name}: {e}"))
+}
+
+pub async fn delete_pod(client: &Client, namespace: &str, name: &str, grace_seconds: u32) {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let params = DeleteParams {
+        grace_period_seconds: Some(grace_seconds),
+        ..DeleteParams::default()
+    };
+    pods.delete(name, &params)
+        .await
+        .unwrap_or_else(|e| panic!("deleting pod {namespace}/{name}: {e}"));
+}
+
+pub async fn remove_finalizers(client: &Client, namespace: &str, name: &str) {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let patch = json!({"metadata": {"finalizers": null}});
+    pods.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap_or_else(|e| panic!("removing finalizers of pod {namespace}/{name}: {e}"));
+}
