@@ -74,10 +74,28 @@ clean_host_network() {
   if [[ -x $BIN/kube-proxy ]]; then
     "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
   fi
-  if iptables -C FORWARD -j PROCTOR-ISOLATE 2>/dev/null; then
-    iptables -D FORWARD -j PROCTOR-ISOLATE
-  fi
-  iptables -F PROCTOR-ISOLATE 2>/dev/null && iptables -X PROCTOR-ISOLATE 2>/dev/null || true
+  # What kube-proxy --cleanup leaves: the kubelet's own chains, and up.sh's isolation chain.
+  local ipt table
+  for ipt in iptables ip6tables; do
+    command -v "$ipt" >/dev/null || continue
+    for table in filter nat mangle; do
+      remove_chains "$ipt" "$table" KUBE-
+      remove_chains "$ipt" "$table" PROCTOR-
+    done
+  done
   ip route del "$SERVICE_CIDR" dev "$BRIDGE" 2>/dev/null || true
   ip link del "$BRIDGE" 2>/dev/null || true
+}
+
+# remove_chains IPTABLES TABLE PREFIX: the chains named PREFIX*, and the jumps to them from the
+# built-in chains.
+remove_chains() {
+  local ipt=$1 table=$2 prefix=$3 rule chain chains
+  "$ipt" -t "$table" -S 2>/dev/null | grep -E "^-A [A-Z]+ .*-j $prefix" | sed 's/^-A /-D /' |
+    while read -r rule; do
+      eval "\"\$ipt\" -t \"\$table\" $rule" 2>/dev/null || true
+    done
+  chains=$("$ipt" -t "$table" -S 2>/dev/null | awk -v p="$prefix" '$1 == "-N" && index($2, p) == 1 { print $2 }')
+  for chain in $chains; do "$ipt" -t "$table" -F "$chain" 2>/dev/null || true; done
+  for chain in $chains; do "$ipt" -t "$table" -X "$chain" 2>/dev/null || true; done
 }

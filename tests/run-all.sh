@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test Proctor has, in the order that fails fastest:
+#   1. cargo fmt --check, 2. clippy -D warnings, 3. unit tests (no cluster needed),
+#   4. the real test cluster (tests/cluster/up.sh: builds and starts it when it is not up),
+#   5. every test that needs the cluster (the `#[ignore]`d ones): cluster smoke tests and e2e.
+# Needs root (the cluster runs containerd, runc and a kubelet on this machine). Build caches go
+# to /var/cache/proctor unless CARGO_TARGET_DIR / PROCTOR_CACHE_DIR say otherwise.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export PROCTOR_CACHE_DIR=${PROCTOR_CACHE_DIR:-/var/cache/proctor}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PROCTOR_CACHE_DIR/target}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+step "unit tests"
+cargo test --workspace --locked
+
+step "test cluster (tests/cluster/up.sh)"
+kubeconfig=$(tests/cluster/up.sh | tail -n 1)
+[[ -s $kubeconfig ]] || { echo "up.sh printed no kubeconfig path" >&2; exit 1; }
+export PROCTOR_TEST_KUBECONFIG=$kubeconfig
+
+step "tests against the real cluster"
+cargo test --workspace --locked -- --ignored
