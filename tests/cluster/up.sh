@@ -56,11 +56,9 @@ install_packages() {
   log "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # The containerd and etcd packages try to start their services; there is no init system to
-  # do so here, and up.sh runs them itself with its own configuration.
+  # The containerd and etcd packages would start their services through an init system; there
+  # is none here, and up.sh runs both itself with its own configuration and ports.
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # Whatever a package did manage to start is not ours to keep.
-  pkill -x etcd 2>/dev/null || true
 }
 
 # The multi-call Kubernetes binary, keyed by the version and the wrapper module's content.

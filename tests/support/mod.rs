@@ -8,9 +8,9 @@
 //! Every test works in a namespace of its own, created with the restricted Pod Security
 //! Standard enforced and deleted afterwards, whether the test passed or not.
 
-#![allow(dead_code)] // each test crate uses a different part of this module
-// Test support: a failed expectation is a failed test, so panicking is the right answer.
-#![allow(clippy::expect_used, clippy::unwrap_used)]
+// Each test crate uses a different part of this module. And in test support a failed
+// expectation is a failed test, so panicking is the right answer.
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
