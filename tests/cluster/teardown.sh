@@ -91,11 +91,11 @@ clean_host_network() {
 # built-in chains.
 remove_chains() {
   local ipt=$1 table=$2 prefix=$3 rule chain chains
-  "$ipt" -t "$table" -S 2>/dev/null | grep -E "^-A [A-Z]+ .*-j $prefix" | sed 's/^-A /-D /' |
-    while read -r rule; do
+  { "$ipt" -t "$table" -S 2>/dev/null || true; } | { grep -E "^-A [A-Z]+ .*-j $prefix" || true; } |
+    sed 's/^-A /-D /' | while read -r rule; do
       eval "\"\$ipt\" -t \"\$table\" $rule" 2>/dev/null || true
     done
-  chains=$("$ipt" -t "$table" -S 2>/dev/null | awk -v p="$prefix" '$1 == "-N" && index($2, p) == 1 { print $2 }')
+  chains=$({ "$ipt" -t "$table" -S 2>/dev/null || true; } | awk -v p="$prefix" '$1 == "-N" && index($2, p) == 1 { print $2 }')
   for chain in $chains; do "$ipt" -t "$table" -F "$chain" 2>/dev/null || true; done
   for chain in $chains; do "$ipt" -t "$table" -X "$chain" 2>/dev/null || true; done
 }
