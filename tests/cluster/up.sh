@@ -27,8 +27,9 @@ source "$CLUSTER_SRC/teardown.sh"
 
 # Everything a running cluster was made from: when any of it changes, up.sh starts afresh.
 fingerprint() {
-  find "$CLUSTER_SRC" -type f \( -name '*.sh' -o -name '*.c' -o -name '*.rs' -o -name 'go.*' \
-    -o -name '*.go' -o -name Cargo.toml \) -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16
+  # Relative paths: two clones of the same commit describe the same cluster.
+  (cd "$CLUSTER_SRC" && find . -type f \( -name '*.sh' -o -name '*.c' -o -name '*.rs' -o -name 'go.*' \
+    -o -name '*.go' -o -name Cargo.toml \) -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 }
 
 healthy() {
