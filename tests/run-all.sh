@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test Proctor has, in the order that fails fastest:
-#   1. cargo fmt --check, 2. clippy -D warnings, 3. unit tests (no cluster needed),
-#   4. the real test cluster (tests/cluster/up.sh: builds and starts it when it is not up),
-#   5. every test that needs the cluster (the `#[ignore]`d ones): cluster smoke tests and e2e.
+#   1. shellcheck, cargo fmt --check and clippy -D warnings, 2. unit tests (no cluster needed),
+#   3. the real test cluster (tests/cluster/up.sh: builds and starts it when it is not up),
+#   4. every test that needs the cluster (the `#[ignore]`d ones): cluster smoke tests and e2e.
 # Needs root (the cluster runs containerd, runc and a kubelet on this machine). Build caches go
 # to /var/cache/proctor unless CARGO_TARGET_DIR / PROCTOR_CACHE_DIR say otherwise.
 set -euo pipefail
@@ -13,6 +13,12 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PROCTOR_CACHE_DIR/target}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
 step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "shellcheck"
+if ! command -v shellcheck >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
+fi
+shellcheck -x tests/cluster/*.sh tests/run-all.sh .ci/run
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

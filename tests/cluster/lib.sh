@@ -7,6 +7,7 @@
 # and which are identified by our containerd socket and our pod cgroup root.
 
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # the settings are used by the scripts that source this file
 set -euo pipefail
 
 CLUSTER_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -8,6 +8,7 @@
 # process or an absent mount is simply skipped. The build cache is left alone.
 
 # shellcheck shell=bash
+# shellcheck disable=SC2153 # PIDS and friends come from lib.sh
 
 teardown() {
   local i name pid

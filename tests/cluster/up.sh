@@ -384,6 +384,7 @@ start() {
   shift
   log "starting $name"
   rm -f "$PIDS/$name.pid"
+  # shellcheck disable=SC2016 # expanded by the inner shell
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PIDS/$name.pid" "$@" \
     </dev/null >>"$LOGS/$name.log" 2>&1 &
   wait_for 10 "$name pid file" test -s "$PIDS/$name.pid" || die "$name did not start"
