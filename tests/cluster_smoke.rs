@@ -7,6 +7,9 @@
 //! Run by `.ci/run`; by hand: `PROCTOR_TEST_KUBECONFIG=$(tests/cluster/up.sh) cargo test --test
 //! cluster_smoke -- --ignored`.
 
+// A test that cannot get what it needs fails: panicking is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use k8s_openapi::api::node::v1::RuntimeClass;

@@ -240,3 +240,29 @@ pub async fn remove_finalizers(client: &Client, namespace: &str, name: &str) {
         .await
         .unwrap_or_else(|e| panic!("removing finalizers of pod {namespace}/{name}: {e}"));
 }
+
+/// Installs (server-side apply) the checked-in CRD and waits until the API server serves it.
+pub async fn install_crd(client: &Client) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::runtime::wait::conditions::is_crd_established;
+
+    let crd: CustomResourceDefinition =
+        serde_yaml::from_str(include_str!("../../crds/testrun.yaml"))
+            .expect("crds/testrun.yaml parses");
+    let name = crd.metadata.name.clone().expect("CRD has a name");
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.patch(
+        &name,
+        &PatchParams::apply("proctor-tests").force(),
+        &Patch::Apply(&crd),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("installing CRD {name}: {e}"));
+    tokio::time::timeout(
+        POD_TIMEOUT,
+        await_condition(crds, &name, is_crd_established()),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("CRD {name} not established after {POD_TIMEOUT:?}"))
+    .unwrap_or_else(|e| panic!("watching CRD {name}: {e}"));
+}

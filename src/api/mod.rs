@@ -1,0 +1,23 @@
+//! The `proctor.dev` API: the `TestRun` custom resource and the names Proctor puts on the objects
+//! it owns. Types and constants only; nothing here talks to a cluster.
+
+pub mod v1alpha1;
+
+pub use v1alpha1::*;
+
+/// API group of every Proctor resource.
+pub const GROUP: &str = "proctor.dev";
+
+/// Label on every object Proctor creates (the standard `managed-by`).
+pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// Value of [`LABEL_MANAGED_BY`].
+pub const MANAGER: &str = "proctor";
+/// Label carrying the UID of the `TestRun` that owns a pod.
+pub const LABEL_RUN_UID: &str = "proctor.dev/run-uid";
+/// Label carrying the name of the probe a pod belongs to.
+pub const LABEL_PROBE: &str = "proctor.dev/probe";
+/// Finalizer Proctor puts on pods it deletes itself, so that their final container state can be
+/// read before they disappear.
+pub const POD_FINALIZER: &str = "proctor.dev/observe-termination";
+/// Prefix of labels and annotations reserved for Proctor; users may not set them on probe pods.
+pub const RESERVED_PREFIX: &str = "proctor.dev/";
