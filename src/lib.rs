@@ -3,8 +3,10 @@
 //!
 //! - [`api`]: the `TestRun` resource (`proctor.dev/v1alpha1`) and Proctor's label names.
 //! - [`crd`]: the CustomResourceDefinition as YAML, generated from the Rust types.
+//! - [`probes`]: pure: probe kinds with defaults resolved, and the pods each one runs.
 
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod crd;
+pub mod probes;

@@ -1,0 +1,205 @@
+//! The probe catalog as pure functions: a probe of the spec becomes a [`ProbeKind`] with every
+//! default resolved, and the pods it runs. No `kube::Client` here; everything is a function of
+//! its arguments, so it is tested as tables.
+//!
+//! Rules every pod obeys:
+//! - the restricted Pod Security Standard (non-root, no privilege escalation, all capabilities
+//!   dropped, RuntimeDefault seccomp), so probes run in namespaces that enforce it;
+//! - user-supplied strings never become shell source: scripts are constants, and values reach
+//!   them as positional arguments (`sh -c SCRIPT probe ARG...`) or as the pod fields they are
+//!   about (env, workingDir);
+//! - deterministic names (see [`PodNames`]), so a restarted controller never runs a probe twice;
+//! - labels that tie the pod to its run and probe, and an owner reference to the run.
+
+mod kinds;
+mod names;
+
+pub use kinds::{DEFAULT_ENV_NAME, DEFAULT_ENV_VALUE, DEFAULT_UNICODE_TEXT, ProbeKind};
+pub use names::{PodNames, fnv1a64};
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, Pod, PodSecurityContext, PodSpec, SeccompProfile, SecurityContext,
+    Toleration,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+
+use crate::api::{LABEL_MANAGED_BY, LABEL_PROBE, LABEL_RUN_UID, MANAGER, Probe, TestRun};
+
+/// The user probe pods run as (present in the probe image's /etc/passwd).
+pub const PROBE_UID: i64 = 1000;
+/// Per-probe timeout when neither the probe nor the run sets one.
+pub const DEFAULT_TIMEOUT_SECONDS: i32 = 120;
+/// Probes running at once when the run does not say.
+pub const DEFAULT_PARALLELISM: i32 = 4;
+/// Name of the single container of a probe pod.
+pub const CONTAINER: &str = "probe";
+
+/// Everything about the run that shapes its probe pods.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunContext {
+    pub run_name: String,
+    pub run_uid: String,
+    pub namespace: String,
+    pub image: String,
+    pub runtime_class_name: Option<String>,
+    pub node_selector: Option<BTreeMap<String, String>>,
+    pub tolerations: Option<Vec<Toleration>>,
+    pub service_account_name: Option<String>,
+    pub pod_labels: BTreeMap<String, String>,
+    pub pod_annotations: BTreeMap<String, String>,
+}
+
+impl RunContext {
+    /// The context of `run`; `default_image` is the controller's when the run names none.
+    /// `None` when the run has no name, namespace or UID yet (not from the API server).
+    pub fn of(run: &TestRun, default_image: &str) -> Option<RunContext> {
+        let spec = &run.spec;
+        Some(RunContext {
+            run_name: run.metadata.name.clone()?,
+            run_uid: run.metadata.uid.clone()?,
+            namespace: run.metadata.namespace.clone()?,
+            image: spec
+                .image
+                .clone()
+                .unwrap_or_else(|| default_image.to_owned()),
+            runtime_class_name: spec.runtime_class_name.clone(),
+            node_selector: spec.node_selector.clone(),
+            tolerations: spec.tolerations.clone(),
+            service_account_name: spec.service_account_name.clone(),
+            pod_labels: spec.pod_labels.clone().unwrap_or_default(),
+            pod_annotations: spec.pod_annotations.clone().unwrap_or_default(),
+        })
+    }
+
+    pub fn names(&self) -> PodNames {
+        PodNames::new(&self.run_name, &self.run_uid)
+    }
+}
+
+/// A probe of the spec with its kind resolved and every override applied.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResolvedProbe {
+    pub name: String,
+    pub kind: ProbeKind,
+    pub image: String,
+    pub runtime_class_name: Option<String>,
+    pub timeout_seconds: i32,
+    pub repeat: i32,
+}
+
+/// Why a probe of the spec cannot be run. The CRD schema refuses these at apply time; this is
+/// the same rule enforced again for objects that reached the controller some other way.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidProbe {
+    #[error("probe {probe:?} sets no kind; it needs exactly one")]
+    NoKind { probe: String },
+    #[error("probe {probe:?} sets {count} kinds ({kinds}); it needs exactly one")]
+    SeveralKinds {
+        probe: String,
+        count: usize,
+        kinds: String,
+    },
+}
+
+/// Applies the run's defaults and the probe's overrides.
+pub fn resolve(
+    probe: &Probe,
+    run: &RunContext,
+    run_timeout: Option<i32>,
+) -> Result<ResolvedProbe, InvalidProbe> {
+    Ok(ResolvedProbe {
+        name: probe.name.clone(),
+        kind: ProbeKind::of(probe)?,
+        image: probe.image.clone().unwrap_or_else(|| run.image.clone()),
+        runtime_class_name: probe
+            .runtime_class_name
+            .clone()
+            .or_else(|| run.runtime_class_name.clone()),
+        timeout_seconds: probe
+            .timeout_seconds
+            .or(run_timeout)
+            .unwrap_or(DEFAULT_TIMEOUT_SECONDS),
+        repeat: probe.repeat.unwrap_or(1).max(1),
+    })
+}
+
+/// The pods of one attempt of a probe, in creation order.
+pub fn pods(probe: &ResolvedProbe, run: &RunContext, attempt: i32) -> Vec<Pod> {
+    let names = run.names();
+    let count = probe.kind.pod_count();
+    (0..count)
+        .map(|index| {
+            let name = names.pod(&probe.name, attempt, (count > 1).then_some(index));
+            let mut pod = base_pod(name, probe, run);
+            probe.kind.shape_pod(&mut pod);
+            pod
+        })
+        .collect()
+}
+
+fn base_pod(name: String, probe: &ResolvedProbe, run: &RunContext) -> Pod {
+    let mut labels = run.pod_labels.clone();
+    labels.insert(LABEL_MANAGED_BY.into(), MANAGER.into());
+    labels.insert(LABEL_RUN_UID.into(), run.run_uid.clone());
+    labels.insert(LABEL_PROBE.into(), probe.name.clone());
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(name),
+            namespace: Some(run.namespace.clone()),
+            labels: Some(labels),
+            annotations: (!run.pod_annotations.is_empty()).then(|| run.pod_annotations.clone()),
+            owner_references: Some(vec![OwnerReference {
+                api_version: "proctor.dev/v1alpha1".into(),
+                kind: "TestRun".into(),
+                name: run.run_name.clone(),
+                uid: run.run_uid.clone(),
+                controller: Some(true),
+                block_owner_deletion: Some(true),
+            }]),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PodSpec {
+            restart_policy: Some("Never".into()),
+            runtime_class_name: probe.runtime_class_name.clone(),
+            node_selector: run.node_selector.clone(),
+            tolerations: run.tolerations.clone(),
+            service_account_name: run.service_account_name.clone(),
+            // Probes never talk to the API server.
+            automount_service_account_token: Some(false),
+            enable_service_links: Some(false),
+            termination_grace_period_seconds: Some(5),
+            security_context: Some(PodSecurityContext {
+                run_as_non_root: Some(true),
+                run_as_user: Some(PROBE_UID),
+                run_as_group: Some(PROBE_UID),
+                fs_group: Some(PROBE_UID),
+                seccomp_profile: Some(SeccompProfile {
+                    type_: "RuntimeDefault".into(),
+                    ..SeccompProfile::default()
+                }),
+                ..PodSecurityContext::default()
+            }),
+            containers: vec![Container {
+                name: CONTAINER.into(),
+                image: Some(probe.image.clone()),
+                image_pull_policy: Some("IfNotPresent".into()),
+                security_context: Some(SecurityContext {
+                    allow_privilege_escalation: Some(false),
+                    capabilities: Some(Capabilities {
+                        drop: Some(vec!["ALL".into()]),
+                        ..Capabilities::default()
+                    }),
+                    ..SecurityContext::default()
+                }),
+                ..Container::default()
+            }],
+            ..PodSpec::default()
+        }),
+        status: None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

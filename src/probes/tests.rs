@@ -1,0 +1,274 @@
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Container, Pod};
+use serde_json::json;
+
+use super::*;
+use crate::api::{POD_FINALIZER, Probe};
+
+fn run() -> RunContext {
+    RunContext {
+        run_name: "conformance".into(),
+        run_uid: "6c1f8d2e-0000-4000-8000-000000000001".into(),
+        namespace: "tests".into(),
+        image: "proctor.local/probe:v1".into(),
+        runtime_class_name: Some("runc".into()),
+        node_selector: None,
+        tolerations: None,
+        service_account_name: None,
+        pod_labels: BTreeMap::from([("team".into(), "node".into())]),
+        pod_annotations: BTreeMap::new(),
+    }
+}
+
+fn probe(yaml: &str) -> Probe {
+    serde_yaml::from_str(yaml).unwrap()
+}
+
+fn pods_of(yaml: &str) -> Vec<Pod> {
+    let resolved = resolve(&probe(yaml), &run(), Some(60)).unwrap();
+    pods(&resolved, &run(), 0)
+}
+
+fn container(pod: &Pod) -> &Container {
+    &pod.spec.as_ref().unwrap().containers[0]
+}
+
+fn command(pod: &Pod) -> Vec<String> {
+    container(pod).command.clone().unwrap()
+}
+
+#[test]
+fn every_catalog_probe_of_the_sample_resolves_and_shapes_a_pod() {
+    let sample: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../../examples/conformance.yaml")).unwrap();
+    let probes: Vec<Probe> = serde_yaml::from_value(sample["spec"]["probes"].clone()).unwrap();
+    let mut kinds = Vec::new();
+    for p in &probes {
+        let resolved = resolve(p, &run(), None).unwrap();
+        let pods = pods(&resolved, &run(), 0);
+        assert_eq!(pods.len() as i32, resolved.kind.pod_count(), "{}", p.name);
+        for pod in &pods {
+            assert!(
+                container(pod).command.is_some(),
+                "{} has no command",
+                p.name
+            );
+        }
+        kinds.push(resolved.kind.name());
+    }
+    kinds.sort_unstable();
+    kinds.dedup();
+    assert_eq!(
+        kinds.len(),
+        19,
+        "the sample covers the whole catalog: {kinds:?}"
+    );
+}
+
+#[test]
+fn pods_meet_the_restricted_pod_security_standard() {
+    for pod in pods_of("name: p\nexitCode: {code: 3}") {
+        let spec = pod.spec.as_ref().unwrap();
+        let pod_sc = spec.security_context.as_ref().unwrap();
+        assert_eq!(pod_sc.run_as_non_root, Some(true));
+        assert_eq!(
+            pod_sc.seccomp_profile.as_ref().unwrap().type_,
+            "RuntimeDefault"
+        );
+        let sc = container(&pod).security_context.as_ref().unwrap();
+        assert_eq!(sc.allow_privilege_escalation, Some(false));
+        assert_eq!(
+            sc.capabilities.as_ref().unwrap().drop,
+            Some(vec!["ALL".to_owned()])
+        );
+        assert_eq!(spec.automount_service_account_token, Some(false));
+    }
+}
+
+#[test]
+fn pods_are_labelled_owned_and_named_deterministically() {
+    let first = pods_of("name: exit\nexitCode: {code: 3}");
+    let again = pods_of("name: exit\nexitCode: {code: 3}");
+    assert_eq!(first, again);
+    let pod = &first[0];
+    let name = pod.metadata.name.as_deref().unwrap();
+    assert!(
+        name.starts_with("conforman-") && name.ends_with("-exit-0"),
+        "{name}"
+    );
+    let labels = pod.metadata.labels.as_ref().unwrap();
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "proctor");
+    assert_eq!(labels["proctor.dev/run-uid"], run().run_uid);
+    assert_eq!(labels["proctor.dev/probe"], "exit");
+    assert_eq!(labels["team"], "node");
+    let owner = &pod.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.controller),
+        ("TestRun", Some(true))
+    );
+}
+
+#[test]
+fn the_longest_names_fit_in_a_dns_label() {
+    let names = PodNames::new(&"r".repeat(253), "uid");
+    let name = names.pod(&"p".repeat(40), 99, Some(99));
+    assert!(name.len() <= 63, "{} chars: {name}", name.len());
+}
+
+#[test]
+fn pod_names_differ_between_runs_of_the_same_name() {
+    let a = PodNames::new("run", "uid-a").pod("p", 0, None);
+    let b = PodNames::new("run", "uid-b").pod("p", 0, None);
+    assert_ne!(a, b);
+}
+
+#[test]
+fn fnv1a_is_the_published_function() {
+    // Test vectors of FNV-1a 64.
+    assert_eq!(fnv1a64(&[""]), 0xcbf2_9ce4_8422_2325);
+    assert_eq!(fnv1a64(&["a"]), 0xaf63_dc4c_8601_ec8c);
+    assert_eq!(fnv1a64(&["foobar"]), 0x8594_4171_f739_67e8);
+}
+
+#[test]
+fn user_strings_reach_scripts_only_as_arguments() {
+    let hostile = r#"$(touch /tmp/pwned); `id`; ' " \ $HOME"#;
+    let text = serde_json::to_string(hostile).unwrap();
+    for yaml in [
+        format!("name: p\nstderr: {{text: {text}}}"),
+        format!("name: p\nunicodeOutput: {{text: {text}}}"),
+        format!("name: p\nterminationMessage: {{text: {text}}}"),
+        format!("name: p\nterminationMessage: {{text: {text}, fallbackToLogsOnError: true}}"),
+        format!("name: p\nenv: {{value: {text}}}"),
+    ] {
+        let pod = &pods_of(&yaml)[0];
+        let command = command(pod);
+        assert_eq!(&command[..2], ["sh", "-c"], "{yaml}");
+        assert!(
+            !command[2].contains("pwned"),
+            "user text in the script: {command:?}"
+        );
+        assert_eq!(command[3], "probe");
+    }
+}
+
+#[test]
+fn exit_code_probe_exits_with_the_code() {
+    let pod = &pods_of("name: p\nexitCode: {code: 42}")[0];
+    assert_eq!(command(pod), ["sh", "-c", r#"exit "$1""#, "probe", "42"]);
+    assert_eq!(
+        pod.spec.as_ref().unwrap().restart_policy.as_deref(),
+        Some("Never")
+    );
+}
+
+#[test]
+fn env_probe_defaults_to_a_value_that_breaks_naive_parsing() {
+    let pod = &pods_of("name: p\nenv: {}")[0];
+    let env = container(pod).env.clone().unwrap();
+    assert_eq!(env[0].name, DEFAULT_ENV_NAME);
+    let value = env[0].value.clone().unwrap();
+    assert!(
+        value.contains('=') && value.contains(' ') && !value.is_ascii(),
+        "{value}"
+    );
+    assert_eq!(command(pod)[4], DEFAULT_ENV_NAME);
+}
+
+#[test]
+fn kind_specific_pod_fields() {
+    let cases: Vec<(&str, serde_json::Value)> = vec![
+        (
+            "name: p\noomKill: {limitMiB: 16}",
+            json!({"limits": {"memory": "16Mi"}, "cmd": "bs=64M"}),
+        ),
+        (
+            "name: p\ndeadlineExceeded: {seconds: 5}",
+            json!({"activeDeadlineSeconds": 5}),
+        ),
+        (
+            "name: p\nrestartCount: {failures: 2}",
+            json!({"restartPolicy": "OnFailure"}),
+        ),
+        (
+            "name: p\ngracefulShutdown: {gracePeriodSeconds: 7}",
+            json!({"terminationGracePeriodSeconds": 7}),
+        ),
+        (
+            "name: p\nworkingDir: {path: /var/tmp}",
+            json!({"workingDir": "/var/tmp"}),
+        ),
+        ("name: p\nreadOnlyVolume: {}", json!({"readOnly": true})),
+        (
+            "name: p\nterminationMessage: {fallbackToLogsOnError: true}",
+            json!({"terminationMessagePolicy": "FallbackToLogsOnError"}),
+        ),
+    ];
+    for (yaml, wanted) in cases {
+        let pod = serde_json::to_value(&pods_of(yaml)[0]).unwrap();
+        let text = pod.to_string();
+        for (key, value) in wanted.as_object().unwrap() {
+            let needle = match key.as_str() {
+                "cmd" => value.as_str().unwrap().to_owned(),
+                _ => format!("\"{key}\":{value}"),
+            };
+            assert!(text.contains(&needle), "{yaml}: {needle} not in {text}");
+        }
+    }
+}
+
+#[test]
+fn multi_pod_kinds_create_indexed_pods() {
+    let pods = pods_of("name: burst\nconcurrentStart: {pods: 3}");
+    let names: Vec<_> = pods
+        .iter()
+        .map(|p| p.metadata.name.clone().unwrap())
+        .collect();
+    assert_eq!(names.len(), 3);
+    assert!(names[2].ends_with("-burst-0-2"), "{names:?}");
+}
+
+#[test]
+fn only_pods_proctor_deletes_itself_carry_the_finalizer() {
+    let finalizers = |yaml: &str| pods_of(yaml)[0].metadata.finalizers.clone();
+    assert_eq!(
+        finalizers("name: p\ngracefulShutdown: {}"),
+        Some(vec![POD_FINALIZER.to_owned()])
+    );
+    assert_eq!(
+        finalizers("name: p\nprocessGroupKill: {}"),
+        Some(vec![POD_FINALIZER.to_owned()])
+    );
+    assert_eq!(finalizers("name: p\nexitCode: {code: 1}"), None);
+    // Churn pods must be free to disappear: a finalizer would keep them Terminating.
+    assert_eq!(finalizers("name: p\nrapidCreateDelete: {pods: 2}"), None);
+}
+
+#[test]
+fn overrides_beat_run_defaults() {
+    let p = probe(
+        "name: p\nimage: other:1\nruntimeClassName: faulty-env\ntimeoutSeconds: 9\nrepeat: 3\nenv: {}",
+    );
+    let resolved = resolve(&p, &run(), Some(60)).unwrap();
+    assert_eq!(resolved.image, "other:1");
+    assert_eq!(resolved.runtime_class_name.as_deref(), Some("faulty-env"));
+    assert_eq!((resolved.timeout_seconds, resolved.repeat), (9, 3));
+    let defaulted = resolve(&probe("name: p\nenv: {}"), &run(), None).unwrap();
+    assert_eq!(defaulted.image, run().image);
+    assert_eq!(defaulted.runtime_class_name.as_deref(), Some("runc"));
+    assert_eq!(defaulted.timeout_seconds, DEFAULT_TIMEOUT_SECONDS);
+}
+
+#[test]
+fn a_probe_with_no_or_two_kinds_is_invalid() {
+    assert_eq!(
+        resolve(&probe("name: p"), &run(), None),
+        Err(InvalidProbe::NoKind { probe: "p".into() })
+    );
+    let err = resolve(&probe("name: p\nenv: {}\nstderr: {}"), &run(), None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"probe "p" sets 2 kinds (env, stderr); it needs exactly one"#
+    );
+}
