@@ -321,7 +321,13 @@ impl ProbeKind {
                     value: Some(value.clone()),
                     ..EnvVar::default()
                 }]);
-                script(container, r#"printenv "$1""#, &[name]);
+                // awk's ENVIRON reads the variable by name without the name ever being shell
+                // source; a missing variable is exit code 3, not an empty line.
+                script(
+                    container,
+                    r#"awk 'BEGIN { if (ARGV[1] in ENVIRON) { printf "%s\n", ENVIRON[ARGV[1]]; exit 0 }; print "variable " ARGV[1] " is not set" > "/dev/stderr"; exit 3 }' "$1""#,
+                    &[name],
+                );
             }
             ProbeKind::Stderr { text } => script(container, r#"printf '%s\n' "$1" >&2"#, &[text]),
             ProbeKind::ProcessGroupKill { children } => {

@@ -77,7 +77,8 @@ where
         .create(&PostParams::default(), &namespace)
         .await
         .unwrap_or_else(|e| panic!("creating namespace {name}: {e}"));
-    let outcome = AssertUnwindSafe(body(client.clone(), name.clone()))
+    // Boxed: test bodies holding many pod objects make large futures, too large for the stack.
+    let outcome = AssertUnwindSafe(Box::pin(body(client.clone(), name.clone())))
         .catch_unwind()
         .await;
     if let Err(e) = namespaces.delete(&name, &DeleteParams::background()).await {
