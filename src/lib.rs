@@ -4,9 +4,11 @@
 //! - [`api`]: the `TestRun` resource (`proctor.dev/v1alpha1`) and Proctor's label names.
 //! - [`crd`]: the CustomResourceDefinition as YAML, generated from the Rust types.
 //! - [`probes`]: pure: probe kinds with defaults resolved, and the pods each one runs.
+//! - [`verdict`]: pure: observations of pods, logs and execs to checks and verdicts.
 
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod crd;
 pub mod probes;
+pub mod verdict;

@@ -25,7 +25,7 @@ pub const MISSING_BINARY: &str = "/nonexistent/proctor-probe-binary";
 /// started); Proctor acts on them only after seeing it.
 pub const READY_MARKER: &str = "proctor-ready";
 /// Printed (and written to the termination log) by the graceful-shutdown probe on SIGTERM.
-pub const TERM_MARKER: &str = "proctor-got-TERM";
+pub const TERM_MARKER: &str = "got-TERM";
 /// Mount point of the read-only volume probe.
 pub const READ_ONLY_MOUNT: &str = "/mnt/proctor-read-only";
 

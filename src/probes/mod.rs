@@ -14,7 +14,10 @@
 mod kinds;
 mod names;
 
-pub use kinds::{DEFAULT_ENV_NAME, DEFAULT_ENV_VALUE, DEFAULT_UNICODE_TEXT, ProbeKind};
+pub use kinds::{
+    DEFAULT_ENV_NAME, DEFAULT_ENV_VALUE, DEFAULT_UNICODE_TEXT, MISSING_BINARY, ProbeKind,
+    READ_ONLY_MOUNT, READY_MARKER, TERM_MARKER,
+};
 pub use names::{PodNames, fnv1a64};
 
 use std::collections::BTreeMap;

@@ -1,0 +1,474 @@
+//! Pure verdicts: from what was observed of a probe's pods, log and exec to checks — expected
+//! against observed — and a verdict. No `kube::Client` here and no clock: times come in with
+//! the observations.
+//!
+//! The vocabulary (PROBES.md): `Passed` — every check held; `Failed` — the system under test
+//! misbehaved; `Error` — the probe could not be carried out (image missing, pod deleted by
+//! someone else, nothing observed); never `Passed` without having observed what is checked.
+
+mod observe;
+
+pub use observe::{
+    ContainerState, ExecObservation, LogCounter, LogObservation, PodObservation, Terminated,
+    bounded,
+};
+
+use crate::api::{Check, ExpectedPhase, Verdict};
+use crate::probes::ProbeKind;
+
+/// The longest expected or observed value written into a check.
+pub const MAX_VALUE_CHARS: usize = 256;
+
+/// Everything observed of one attempt of a probe.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Evidence {
+    pub pods: Vec<PodObservation>,
+    /// The log of the (first) pod's container, once it finished.
+    pub log: Option<LogObservation>,
+    /// The exec the probe made, for exec kinds.
+    pub exec: Option<ExecObservation>,
+    /// When Proctor asked for the pod's deletion, for kinds that delete it.
+    pub deleted_at: Option<k8s_openapi::jiff::Timestamp>,
+}
+
+/// A verdict with its reason, one-sentence message and checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    pub reason: String,
+    pub message: String,
+    pub checks: Vec<Check>,
+}
+
+impl Outcome {
+    /// An `Error`: the probe could not be carried out.
+    pub fn error(reason: &str, message: impl Into<String>) -> Outcome {
+        Outcome {
+            verdict: Verdict::Error,
+            reason: reason.into(),
+            message: bounded(&message.into(), 512),
+            checks: Vec::new(),
+        }
+    }
+
+    /// `Passed` when every check held, else `Failed` with the first failing check as reason and
+    /// message.
+    fn from_checks(checks: Vec<Check>, passed_message: String) -> Outcome {
+        match checks.iter().find(|c| !c.passed) {
+            None => Outcome {
+                verdict: Verdict::Passed,
+                reason: "AsExpected".into(),
+                message: passed_message,
+                checks,
+            },
+            Some(failed) => Outcome {
+                verdict: Verdict::Failed,
+                reason: format!("{}Mismatch", upper_first(&failed.name)),
+                message: format!(
+                    "expected {} {}, observed {}",
+                    words(&failed.name),
+                    failed.expected,
+                    failed.observed
+                ),
+                checks,
+            },
+        }
+    }
+}
+
+fn check(name: &str, expected: impl ToString, observed: impl ToString, passed: bool) -> Check {
+    Check {
+        name: name.into(),
+        expected: bounded(&expected.to_string(), MAX_VALUE_CHARS),
+        observed: bounded(&observed.to_string(), MAX_VALUE_CHARS),
+        passed,
+    }
+}
+
+fn equal<T: PartialEq + std::fmt::Display>(name: &str, expected: T, observed: T) -> Check {
+    let passed = expected == observed;
+    check(name, expected, observed, passed)
+}
+
+/// Text shown quoted and escaped, so whitespace and newlines are visible.
+fn quoted(text: &str) -> String {
+    format!("{text:?}")
+}
+
+fn upper_first(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// `exitCode` → `exit code`, for messages.
+fn words(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_uppercase() {
+            out.push(' ');
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The verdict of one attempt of a probe whose pods are finished (or, for exec kinds, whose
+/// exec returned). `None` when the evidence is not complete yet.
+pub fn evaluate(kind: &ProbeKind, evidence: &Evidence) -> Option<Outcome> {
+    let pod = evidence.pods.first()?;
+    if let Some((reason, message)) = pod.blocked() {
+        return Some(Outcome::error(
+            "PodCannotStart",
+            format!("pod {} cannot start: {reason}: {message}", pod.name),
+        ));
+    }
+    match kind {
+        ProbeKind::ExecExitCode { code } => {
+            let exec = evidence.exec.as_ref()?;
+            Some(match (exec.exit_code, &exec.error) {
+                (Some(observed), _) => Outcome::from_checks(
+                    vec![equal("execExitCode", *code, observed)],
+                    format!("exec reported exit code {observed}"),
+                ),
+                (None, error) => Outcome::error(
+                    "ExecFailed",
+                    format!(
+                        "exec could not run: {}",
+                        error.as_deref().unwrap_or("no status")
+                    ),
+                ),
+            })
+        }
+        ProbeKind::ExecMissingBinary => {
+            let exec = evidence.exec.as_ref()?;
+            let failed = exec.error.is_some() || exec.exit_code.is_some_and(|c| c != 0);
+            let observed = match (exec.exit_code, &exec.error) {
+                (Some(code), _) => format!("exit code {code}"),
+                (None, Some(error)) => format!("error: {error}"),
+                (None, None) => "no status".into(),
+            };
+            let running = matches!(pod.container, ContainerState::Running { .. });
+            let checks = vec![
+                check("execResult", "failure", &observed, failed),
+                check("podRunning", true, running, running),
+            ];
+            Some(Outcome::from_checks(
+                checks,
+                format!("exec failed as expected ({observed})"),
+            ))
+        }
+        ProbeKind::ConcurrentStart { pods } => {
+            if evidence.pods.len() < *pods as usize
+                || !evidence.pods.iter().all(|p| p.is_finished())
+            {
+                return None;
+            }
+            let succeeded = evidence
+                .pods
+                .iter()
+                .filter(|p| p.phase.as_deref() == Some("Succeeded"))
+                .count();
+            let starts: Vec<_> = evidence
+                .pods
+                .iter()
+                .filter_map(|p| p.terminated().and_then(|t| t.started_at))
+                .collect();
+            let spread = match (starts.iter().min(), starts.iter().max()) {
+                (Some(first), Some(last)) => {
+                    format!("{} ms", last.as_millisecond() - first.as_millisecond())
+                }
+                _ => "unknown".into(),
+            };
+            let checks = vec![
+                equal("podsSucceeded", *pods as usize, succeeded),
+                check("startSpread", "recorded", &spread, true),
+            ];
+            Some(Outcome::from_checks(
+                checks,
+                format!("all {pods} pods succeeded; starts spread over {spread}"),
+            ))
+        }
+        _ => {
+            if !pod.is_finished() {
+                return None;
+            }
+            Some(evaluate_finished(kind, pod, evidence))
+        }
+    }
+}
+
+fn evaluate_finished(kind: &ProbeKind, pod: &PodObservation, evidence: &Evidence) -> Outcome {
+    let Some(t) = pod.terminated() else {
+        return Outcome::error(
+            "NoContainerState",
+            format!(
+                "pod {} finished without a terminated container state",
+                pod.name
+            ),
+        );
+    };
+    let phase = pod.phase.clone().unwrap_or_default();
+    let log_text = || evidence.log.as_ref().and_then(|l| l.text.clone());
+    let needs_log = |what: &str| {
+        Outcome::error(
+            "LogUnavailable",
+            format!("the container's log could not be read for the {what} check"),
+        )
+    };
+    match kind {
+        ProbeKind::ExitCode { code } => {
+            let expected_phase = if *code == 0 { "Succeeded" } else { "Failed" };
+            Outcome::from_checks(
+                vec![
+                    equal("exitCode", *code, t.exit_code),
+                    equal("phase", expected_phase, phase.as_str()),
+                ],
+                format!("exit code {code} propagated"),
+            )
+        }
+        ProbeKind::CommandNotFound => {
+            let reason = t.reason.clone().unwrap_or_default();
+            Outcome::from_checks(
+                vec![
+                    equal("phase", "Failed", phase.as_str()),
+                    check("exitCode", "non-zero", t.exit_code, t.exit_code != 0),
+                    check("reason", "recorded", &reason, true),
+                ],
+                format!("pod failed with {reason} (exit code {})", t.exit_code),
+            )
+        }
+        ProbeKind::Env { value, .. } => {
+            let Some(log) = log_text() else {
+                return needs_log("env");
+            };
+            Outcome::from_checks(
+                vec![
+                    equal("exitCode", 0, t.exit_code),
+                    equal(
+                        "value",
+                        quoted(value),
+                        quoted(log.strip_suffix('\n').unwrap_or(&log)),
+                    ),
+                ],
+                "the variable reached the process byte for byte".into(),
+            )
+        }
+        ProbeKind::Stderr { text } | ProbeKind::UnicodeOutput { text } => {
+            let Some(log) = log_text() else {
+                return needs_log("log");
+            };
+            let name = if matches!(kind, ProbeKind::Stderr { .. }) {
+                "stderr"
+            } else {
+                "log"
+            };
+            Outcome::from_checks(
+                vec![equal(name, quoted(&format!("{text}\n")), quoted(&log))],
+                format!("the {name} reached the pod log byte for byte"),
+            )
+        }
+        ProbeKind::WorkingDir { path } => {
+            let Some(log) = log_text() else {
+                return needs_log("workingDir");
+            };
+            Outcome::from_checks(
+                vec![equal(
+                    "workingDir",
+                    path.as_str(),
+                    log.trim_end_matches('\n'),
+                )],
+                format!("the process ran in {path}"),
+            )
+        }
+        ProbeKind::LargeOutput { lines } => {
+            let Some(log) = &evidence.log else {
+                return needs_log("largeOutput");
+            };
+            let n = *lines as u64;
+            Outcome::from_checks(
+                vec![
+                    equal("lineCount", n, log.lines),
+                    equal("firstLine", "1", log.first_line.as_deref().unwrap_or("")),
+                    equal(
+                        "lastLine",
+                        n.to_string().as_str(),
+                        log.last_line.as_deref().unwrap_or(""),
+                    ),
+                    equal("linesOutOfSequence", 0, log.out_of_sequence),
+                ],
+                format!(
+                    "all {n} lines ({} bytes) reached the log in order",
+                    log.bytes
+                ),
+            )
+        }
+        ProbeKind::ReadOnlyVolume => {
+            let log = log_text().unwrap_or_default();
+            if t.exit_code != 0 && !log.contains("Read-only file system") {
+                return Outcome::error(
+                    "WriteFailedOtherwise",
+                    format!(
+                        "the write failed for another reason than a read-only mount: {}",
+                        bounded(log.trim(), 200)
+                    ),
+                );
+            }
+            Outcome::from_checks(
+                vec![check(
+                    "write",
+                    "refused (Read-only file system)",
+                    if t.exit_code == 0 {
+                        "succeeded".to_owned()
+                    } else {
+                        "refused (Read-only file system)".to_owned()
+                    },
+                    t.exit_code != 0,
+                )],
+                "the write to the read-only volume was refused".into(),
+            )
+        }
+        ProbeKind::OomKill { .. } => Outcome::from_checks(
+            vec![
+                equal("reason", "OOMKilled", t.reason.as_deref().unwrap_or("")),
+                equal("exitCode", 137, t.exit_code),
+            ],
+            "the container was OOMKilled with exit code 137".into(),
+        ),
+        ProbeKind::DeadlineExceeded { .. } => Outcome::from_checks(
+            vec![
+                equal("phase", "Failed", phase.as_str()),
+                equal(
+                    "podReason",
+                    "DeadlineExceeded",
+                    pod.reason.as_deref().unwrap_or(""),
+                ),
+            ],
+            "the pod failed with DeadlineExceeded".into(),
+        ),
+        ProbeKind::TerminationMessage {
+            text,
+            fallback_to_logs,
+        } => {
+            let expected = if *fallback_to_logs {
+                format!("{text}\n")
+            } else {
+                text.clone()
+            };
+            Outcome::from_checks(
+                vec![equal(
+                    "terminationMessage",
+                    quoted(&expected),
+                    quoted(t.message.as_deref().unwrap_or("")),
+                )],
+                "the termination message reached the container status".into(),
+            )
+        }
+        ProbeKind::RestartCount { failures } => Outcome::from_checks(
+            vec![
+                equal("restartCount", *failures, pod.restart_count),
+                equal("phase", "Succeeded", phase.as_str()),
+            ],
+            format!("{failures} restarts counted"),
+        ),
+        ProbeKind::GracefulShutdown {
+            grace_period_seconds,
+        } => {
+            let seen_term = t
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains(crate::probes::TERM_MARKER));
+            let mut checks = vec![
+                equal("exitCode", 0, t.exit_code),
+                check("sigtermHandled", true, seen_term, seen_term),
+            ];
+            if let (Some(deleted), Some(finished)) = (evidence.deleted_at, t.finished_at) {
+                // Timestamps of the container status have a resolution of one second.
+                let used = finished.as_second() - deleted.as_second();
+                let within = used <= i64::from(*grace_period_seconds) + 1;
+                checks.push(check(
+                    "shutdownSeconds",
+                    format!("<= {grace_period_seconds}"),
+                    used,
+                    within,
+                ));
+            }
+            Outcome::from_checks(
+                checks,
+                "SIGTERM was delivered and the process shut down in time".into(),
+            )
+        }
+        ProbeKind::Custom(custom) => evaluate_custom(&custom.expect, pod, t, &phase, log_text()),
+        ProbeKind::ProcessGroupKill { .. }
+        | ProbeKind::RapidCreateDelete { .. }
+        | ProbeKind::ExecExitCode { .. }
+        | ProbeKind::ExecMissingBinary
+        | ProbeKind::ConcurrentStart { .. } => Outcome::error(
+            "NotEvaluated",
+            format!("{} is not judged from a finished pod alone", kind.name()),
+        ),
+    }
+}
+
+fn evaluate_custom(
+    expect: &crate::api::Expectations,
+    pod: &PodObservation,
+    t: &Terminated,
+    phase: &str,
+    log: Option<String>,
+) -> Outcome {
+    let mut checks = Vec::new();
+    if let Some(p) = expect.phase {
+        let wanted = match p {
+            ExpectedPhase::Succeeded => "Succeeded",
+            ExpectedPhase::Failed => "Failed",
+        };
+        checks.push(equal("phase", wanted, phase));
+    }
+    if let Some(code) = expect.exit_code {
+        checks.push(equal("exitCode", code, t.exit_code));
+    }
+    if let Some(reason) = &expect.reason {
+        checks.push(equal(
+            "reason",
+            reason.as_str(),
+            t.reason.as_deref().unwrap_or(""),
+        ));
+    }
+    if let Some(message) = &expect.termination_message {
+        checks.push(equal(
+            "terminationMessage",
+            quoted(message),
+            quoted(t.message.as_deref().unwrap_or("")),
+        ));
+    }
+    if let Some(count) = expect.restart_count {
+        checks.push(equal("restartCount", count, pod.restart_count));
+    }
+    if expect.log_equals.is_some() || expect.log_contains.is_some() {
+        let Some(log) = log else {
+            return Outcome::error("LogUnavailable", "the container's log could not be read");
+        };
+        if let Some(whole) = &expect.log_equals {
+            checks.push(equal("log", quoted(whole), quoted(&log)));
+        }
+        for part in expect.log_contains.iter().flatten() {
+            let found = log.contains(part.as_str());
+            checks.push(check(
+                "logContains",
+                quoted(part),
+                if found { "present" } else { "absent" },
+                found,
+            ));
+        }
+    }
+    let count = checks.len();
+    Outcome::from_checks(checks, format!("all {count} expectations held"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,235 @@
+//! Observations: what a pod, its log or an exec showed, reduced to the facts verdicts read.
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::probes::CONTAINER;
+
+/// The state of a probe pod's container, read from the container status (the pod phase lags
+/// the container state by about a second, so it is never the signal that a container ended).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContainerState {
+    /// No container status yet, or waiting: `reason` and `message` as the kubelet reported.
+    Waiting {
+        reason: Option<String>,
+        message: Option<String>,
+    },
+    Running {
+        started_at: Option<Timestamp>,
+    },
+    Terminated(Terminated),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Terminated {
+    pub exit_code: i32,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+}
+
+/// One probe pod as observed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodObservation {
+    pub name: String,
+    /// `status.phase`.
+    pub phase: Option<String>,
+    /// `status.reason` (e.g. `DeadlineExceeded`).
+    pub reason: Option<String>,
+    pub container: ContainerState,
+    pub restart_count: i32,
+    pub deletion_requested: bool,
+}
+
+impl PodObservation {
+    pub fn of(pod: &Pod) -> PodObservation {
+        let status = pod.status.as_ref();
+        let container_status = status
+            .and_then(|s| s.container_statuses.as_ref())
+            .and_then(|cs| {
+                cs.iter()
+                    .find(|c| c.name == CONTAINER)
+                    .or_else(|| cs.first())
+            });
+        let state = container_status.and_then(|c| c.state.as_ref());
+        let container = if let Some(t) = state.and_then(|s| s.terminated.as_ref()) {
+            ContainerState::Terminated(Terminated {
+                exit_code: t.exit_code,
+                reason: t.reason.clone(),
+                message: t.message.clone(),
+                started_at: t.started_at.as_ref().map(|t| t.0),
+                finished_at: t.finished_at.as_ref().map(|t| t.0),
+            })
+        } else if let Some(r) = state.and_then(|s| s.running.as_ref()) {
+            ContainerState::Running {
+                started_at: r.started_at.as_ref().map(|t| t.0),
+            }
+        } else {
+            let waiting = state.and_then(|s| s.waiting.as_ref());
+            ContainerState::Waiting {
+                reason: waiting.and_then(|w| w.reason.clone()),
+                message: waiting.and_then(|w| w.message.clone()),
+            }
+        };
+        PodObservation {
+            name: pod.metadata.name.clone().unwrap_or_default(),
+            phase: status.and_then(|s| s.phase.clone()),
+            reason: status.and_then(|s| s.reason.clone()),
+            container,
+            restart_count: container_status
+                .map(|c| c.restart_count)
+                .unwrap_or_default(),
+            deletion_requested: pod.metadata.deletion_timestamp.is_some(),
+        }
+    }
+
+    pub fn terminated(&self) -> Option<&Terminated> {
+        match &self.container {
+            ContainerState::Terminated(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Whether the pod has reached its end: a final phase, or (restartPolicy Never) a
+    /// terminated container.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.phase.as_deref(), Some("Succeeded" | "Failed"))
+    }
+
+    /// A waiting reason that means the pod can never start on its own: the probe is an
+    /// `Error` (about the run, not the runtime), reported at once instead of at the timeout.
+    pub fn blocked(&self) -> Option<(String, String)> {
+        let ContainerState::Waiting {
+            reason: Some(reason),
+            message,
+        } = &self.container
+        else {
+            return None;
+        };
+        BLOCKED_REASONS
+            .contains(&reason.as_str())
+            .then(|| (reason.clone(), message.clone().unwrap_or_default()))
+    }
+}
+
+/// Waiting reasons of a container that will not start without someone changing something.
+const BLOCKED_REASONS: &[&str] = &[
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "ErrImageNeverPull",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+];
+
+/// What a container's log showed. Counted while streaming, so it stays small whatever the log's
+/// size; `text` is kept only while the log is at most [`LogObservation::KEEP_TEXT`] bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogObservation {
+    pub bytes: u64,
+    pub lines: u64,
+    pub first_line: Option<String>,
+    pub last_line: Option<String>,
+    pub text: Option<String>,
+    /// For `seq 1 N` output: lines that were not the number expected at their position.
+    pub out_of_sequence: u64,
+    /// Bytes that were not valid UTF-8 (the log is then compared as lossy text).
+    pub invalid_utf8: bool,
+}
+
+impl LogObservation {
+    pub const KEEP_TEXT: usize = 64 * 1024;
+
+    /// Observes a whole log given at once (tests, and small logs).
+    pub fn of(bytes: &[u8]) -> LogObservation {
+        let mut counter = LogCounter::default();
+        counter.feed(bytes);
+        counter.finish()
+    }
+}
+
+/// Streams a log through, line by line, into a [`LogObservation`].
+#[derive(Debug, Default)]
+pub struct LogCounter {
+    observation: LogObservation,
+    kept: Vec<u8>,
+    keeping: bool,
+    partial: Vec<u8>,
+    started: bool,
+}
+
+impl LogCounter {
+    pub fn feed(&mut self, chunk: &[u8]) {
+        if !self.started {
+            self.started = true;
+            self.keeping = true;
+        }
+        self.observation.bytes += chunk.len() as u64;
+        if self.keeping {
+            if self.kept.len() + chunk.len() <= LogObservation::KEEP_TEXT {
+                self.kept.extend_from_slice(chunk);
+            } else {
+                self.keeping = false;
+                self.kept.clear();
+            }
+        }
+        for &byte in chunk {
+            if byte == b'\n' {
+                let line = std::mem::take(&mut self.partial);
+                self.line(&line);
+            } else {
+                self.partial.push(byte);
+            }
+        }
+    }
+
+    fn line(&mut self, line: &[u8]) {
+        let o = &mut self.observation;
+        o.lines += 1;
+        let text = String::from_utf8_lossy(line);
+        if std::str::from_utf8(line).is_err() {
+            o.invalid_utf8 = true;
+        }
+        if text.trim().parse::<u64>().ok() != Some(o.lines) {
+            o.out_of_sequence += 1;
+        }
+        if o.first_line.is_none() {
+            o.first_line = Some(bounded(&text, 256));
+        }
+        o.last_line = Some(bounded(&text, 256));
+    }
+
+    pub fn finish(mut self) -> LogObservation {
+        if !self.partial.is_empty() {
+            let line = std::mem::take(&mut self.partial);
+            self.line(&line);
+        }
+        if self.keeping {
+            if std::str::from_utf8(&self.kept).is_err() {
+                self.observation.invalid_utf8 = true;
+            }
+            self.observation.text = Some(String::from_utf8_lossy(&self.kept).into_owned());
+        }
+        self.observation
+    }
+}
+
+/// What an exec into the probe container reported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecObservation {
+    /// The exit code from the exec status channel, when the command ran.
+    pub exit_code: Option<i32>,
+    /// The failure the runtime reported instead (e.g. the binary does not exist).
+    pub error: Option<String>,
+}
+
+/// `text` cut to at most `max` characters, with an ellipsis when cut.
+pub fn bounded(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}

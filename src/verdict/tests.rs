@@ -1,0 +1,320 @@
+//! Verdicts from pod objects captured on the real test cluster (tests/fixtures/pods).
+
+use k8s_openapi::api::core::v1::Pod;
+
+use super::*;
+use crate::api::Verdict;
+use crate::probes::ProbeKind;
+
+fn fixture(name: &str) -> PodObservation {
+    let text = match name {
+        "exit-0" => include_str!("../../tests/fixtures/pods/exit-0.json"),
+        "exit-42" => include_str!("../../tests/fixtures/pods/exit-42.json"),
+        "exit-42-faulty-exit" => include_str!("../../tests/fixtures/pods/exit-42-faulty-exit.json"),
+        "command-not-found" => include_str!("../../tests/fixtures/pods/command-not-found.json"),
+        "oom-kill" => include_str!("../../tests/fixtures/pods/oom-kill.json"),
+        "deadline-exceeded" => include_str!("../../tests/fixtures/pods/deadline-exceeded.json"),
+        "termination-message" => include_str!("../../tests/fixtures/pods/termination-message.json"),
+        "termination-message-fallback" => {
+            include_str!("../../tests/fixtures/pods/termination-message-fallback.json")
+        }
+        "restart-count" => include_str!("../../tests/fixtures/pods/restart-count.json"),
+        "graceful-shutdown-runc" => {
+            include_str!("../../tests/fixtures/pods/graceful-shutdown-runc.json")
+        }
+        "graceful-shutdown-faulty-sigterm" => {
+            include_str!("../../tests/fixtures/pods/graceful-shutdown-faulty-sigterm.json")
+        }
+        "image-pull-error" => include_str!("../../tests/fixtures/pods/image-pull-error.json"),
+        "image-pull-backoff" => include_str!("../../tests/fixtures/pods/image-pull-backoff.json"),
+        "running" => include_str!("../../tests/fixtures/pods/running.json"),
+        "large-output" => include_str!("../../tests/fixtures/pods/large-output.json"),
+        other => panic!("no fixture {other}"),
+    };
+    let pod: Pod = serde_json::from_str(text).unwrap();
+    PodObservation::of(&pod)
+}
+
+fn judge(kind: ProbeKind, pod: &str, log: Option<&[u8]>) -> Outcome {
+    let evidence = Evidence {
+        pods: vec![fixture(pod)],
+        log: log.map(LogObservation::of),
+        ..Evidence::default()
+    };
+    evaluate(&kind, &evidence).expect("evidence complete")
+}
+
+#[test]
+fn exit_code_propagated_passes() {
+    let outcome = judge(ProbeKind::ExitCode { code: 42 }, "exit-42", None);
+    assert_eq!(outcome.verdict, Verdict::Passed, "{outcome:?}");
+    assert_eq!(outcome.checks[0].observed, "42");
+}
+
+#[test]
+fn exit_code_probe_fails_when_runtime_rewrites_the_code() {
+    let outcome = judge(
+        ProbeKind::ExitCode { code: 42 },
+        "exit-42-faulty-exit",
+        None,
+    );
+    assert_eq!(outcome.verdict, Verdict::Failed);
+    assert_eq!(outcome.reason, "ExitCodeMismatch");
+    assert_eq!(outcome.message, "expected exit code 42, observed 0");
+}
+
+#[test]
+fn command_not_found_reaching_failed_passes_and_records_the_reason() {
+    let outcome = judge(ProbeKind::CommandNotFound, "command-not-found", None);
+    assert_eq!(outcome.verdict, Verdict::Passed, "{outcome:?}");
+    assert!(
+        outcome.message.contains("StartError") && outcome.message.contains("128"),
+        "{}",
+        outcome.message
+    );
+    let failed = judge(ProbeKind::CommandNotFound, "exit-0", None);
+    assert_eq!(failed.verdict, Verdict::Failed);
+}
+
+#[test]
+fn oom_kill_is_judged_from_reason_and_exit_code() {
+    assert_eq!(
+        judge(ProbeKind::OomKill { limit_mib: 16 }, "oom-kill", None).verdict,
+        Verdict::Passed
+    );
+    let missed = judge(ProbeKind::OomKill { limit_mib: 16 }, "exit-42", None);
+    assert_eq!(
+        (missed.verdict, missed.reason.as_str()),
+        (Verdict::Failed, "ReasonMismatch")
+    );
+}
+
+#[test]
+fn deadline_is_judged_from_the_pod_reason_not_the_container_reason() {
+    // The container itself ends with reason Error and exit 137; only the pod says why.
+    let outcome = judge(
+        ProbeKind::DeadlineExceeded { seconds: 3 },
+        "deadline-exceeded",
+        None,
+    );
+    assert_eq!(outcome.verdict, Verdict::Passed, "{outcome:?}");
+    assert_eq!(
+        judge(ProbeKind::DeadlineExceeded { seconds: 3 }, "exit-42", None).verdict,
+        Verdict::Failed
+    );
+}
+
+#[test]
+fn termination_messages_compare_byte_for_byte() {
+    let file = ProbeKind::TerminationMessage {
+        text: "hello-term".into(),
+        fallback_to_logs: false,
+    };
+    assert_eq!(
+        judge(file, "termination-message", None).verdict,
+        Verdict::Passed
+    );
+    let fallback = ProbeKind::TerminationMessage {
+        text: "line1\nlast-line".into(),
+        fallback_to_logs: true,
+    };
+    assert_eq!(
+        judge(fallback, "termination-message-fallback", None).verdict,
+        Verdict::Passed
+    );
+    let wrong = ProbeKind::TerminationMessage {
+        text: "other".into(),
+        fallback_to_logs: false,
+    };
+    let outcome = judge(wrong, "termination-message", None);
+    assert_eq!(
+        outcome.message,
+        r#"expected termination message "other", observed "hello-term""#
+    );
+}
+
+#[test]
+fn restart_count_must_match_exactly() {
+    assert_eq!(
+        judge(
+            ProbeKind::RestartCount { failures: 2 },
+            "restart-count",
+            None
+        )
+        .verdict,
+        Verdict::Passed
+    );
+    let outcome = judge(
+        ProbeKind::RestartCount { failures: 3 },
+        "restart-count",
+        None,
+    );
+    assert_eq!(outcome.message, "expected restart count 3, observed 2");
+}
+
+#[test]
+fn graceful_shutdown_passes_under_runc_and_fails_when_sigterm_becomes_sigkill() {
+    let kind = ProbeKind::GracefulShutdown {
+        grace_period_seconds: 10,
+    };
+    let runc = judge(kind.clone(), "graceful-shutdown-runc", None);
+    assert_eq!(runc.verdict, Verdict::Passed, "{runc:?}");
+    let faulty = judge(kind, "graceful-shutdown-faulty-sigterm", None);
+    assert_eq!(faulty.verdict, Verdict::Failed);
+    assert_eq!(faulty.message, "expected exit code 0, observed 137");
+}
+
+#[test]
+fn shutdown_slower_than_the_grace_period_fails() {
+    let kind = ProbeKind::GracefulShutdown {
+        grace_period_seconds: 1,
+    };
+    let pod = fixture("graceful-shutdown-runc");
+    let finished = pod.terminated().unwrap().finished_at.unwrap();
+    let evidence = Evidence {
+        deleted_at: Some(finished - k8s_openapi::jiff::SignedDuration::from_secs(5)),
+        pods: vec![pod],
+        ..Evidence::default()
+    };
+    let outcome = evaluate(&kind, &evidence).unwrap();
+    assert_eq!(
+        (outcome.verdict, outcome.reason.as_str()),
+        (Verdict::Failed, "ShutdownSecondsMismatch")
+    );
+}
+
+#[test]
+fn a_pod_that_cannot_pull_its_image_is_an_error_not_a_failure() {
+    for fixture_name in ["image-pull-error", "image-pull-backoff"] {
+        let outcome = judge(ProbeKind::ExitCode { code: 1 }, fixture_name, None);
+        assert_eq!(outcome.verdict, Verdict::Error, "{fixture_name}");
+        assert_eq!(outcome.reason, "PodCannotStart");
+        assert!(outcome.message.contains("ImagePull") || outcome.message.contains("ErrImagePull"));
+    }
+}
+
+#[test]
+fn an_unfinished_pod_has_no_verdict_yet() {
+    let evidence = Evidence {
+        pods: vec![fixture("running")],
+        ..Evidence::default()
+    };
+    assert_eq!(evaluate(&ProbeKind::ExitCode { code: 1 }, &evidence), None);
+}
+
+#[test]
+fn exec_probes_read_the_exec_status() {
+    let running = || vec![fixture("running")];
+    let exec = |exit_code, error: Option<&str>| Evidence {
+        pods: running(),
+        exec: Some(ExecObservation {
+            exit_code,
+            error: error.map(str::to_owned),
+        }),
+        ..Evidence::default()
+    };
+    let passed = evaluate(&ProbeKind::ExecExitCode { code: 7 }, &exec(Some(7), None)).unwrap();
+    assert_eq!(passed.verdict, Verdict::Passed);
+    let swallowed = evaluate(&ProbeKind::ExecExitCode { code: 7 }, &exec(Some(0), None)).unwrap();
+    assert_eq!(swallowed.message, "expected exec exit code 7, observed 0");
+    let missing = evaluate(
+        &ProbeKind::ExecMissingBinary,
+        &exec(None, Some("exec: stat: no such file")),
+    )
+    .unwrap();
+    assert_eq!(missing.verdict, Verdict::Passed, "{missing:?}");
+    let silent = evaluate(&ProbeKind::ExecMissingBinary, &exec(Some(0), None)).unwrap();
+    assert_eq!(silent.verdict, Verdict::Failed);
+    assert_eq!(
+        evaluate(
+            &ProbeKind::ExecExitCode { code: 7 },
+            &Evidence {
+                pods: running(),
+                ..Evidence::default()
+            }
+        ),
+        None
+    );
+}
+
+fn seq(n: u64) -> Vec<u8> {
+    (1..=n)
+        .map(|i| format!("{i}\n"))
+        .collect::<String>()
+        .into_bytes()
+}
+
+#[test]
+fn large_output_counts_every_line_in_order() {
+    let whole = seq(20000);
+    let outcome = judge(
+        ProbeKind::LargeOutput { lines: 20000 },
+        "large-output",
+        Some(&whole),
+    );
+    assert_eq!(outcome.verdict, Verdict::Passed, "{outcome:?}");
+    // What this cluster's containerd 1.6.20 produced in one run: the tail is lost.
+    let truncated = seq(7594);
+    let outcome = judge(
+        ProbeKind::LargeOutput { lines: 20000 },
+        "large-output",
+        Some(&truncated),
+    );
+    assert_eq!(outcome.message, "expected line count 20000, observed 7594");
+    let mut doubled = seq(10);
+    doubled.extend_from_slice(b"10\n");
+    let log = LogObservation::of(&doubled);
+    assert_eq!((log.lines, log.out_of_sequence), (11, 1));
+}
+
+#[test]
+fn streaming_a_log_in_chunks_observes_the_same_as_reading_it_whole() {
+    let bytes = seq(30000);
+    let mut counter = LogCounter::default();
+    for chunk in bytes.chunks(4093) {
+        counter.feed(chunk);
+    }
+    let streamed = counter.finish();
+    assert_eq!(streamed, LogObservation::of(&bytes));
+    assert_eq!(streamed.text, None, "a large log is counted, not kept");
+    assert_eq!(
+        (streamed.lines, streamed.last_line.as_deref()),
+        (30000, Some("30000"))
+    );
+}
+
+#[test]
+fn text_probes_compare_byte_for_byte_and_show_the_difference_escaped() {
+    let value = "a=b c ü";
+    let kind = ProbeKind::Env {
+        name: "X".into(),
+        value: value.into(),
+    };
+    let ok = judge(
+        kind.clone(),
+        "exit-0",
+        Some(format!("{value}\n").as_bytes()),
+    );
+    assert_eq!(ok.verdict, Verdict::Passed);
+    let dropped = judge(kind, "exit-0", Some(b"\n"));
+    assert_eq!(dropped.message, r#"expected value "a=b c ü", observed """#);
+    let unicode = ProbeKind::UnicodeOutput {
+        text: "世界 🚀".into(),
+    };
+    let mangled = judge(unicode, "exit-0", Some("?? ?\n".as_bytes()));
+    assert_eq!(mangled.verdict, Verdict::Failed);
+}
+
+#[test]
+fn checks_and_messages_stay_bounded() {
+    let huge = "x".repeat(10_000);
+    let kind = ProbeKind::UnicodeOutput { text: huge.clone() };
+    let outcome = judge(kind, "exit-0", Some(b"short\n"));
+    for c in &outcome.checks {
+        assert!(
+            c.expected.chars().count() <= MAX_VALUE_CHARS
+                && c.observed.chars().count() <= MAX_VALUE_CHARS
+        );
+    }
+    assert!(outcome.message.chars().count() < 2 * MAX_VALUE_CHARS + 64);
+}
