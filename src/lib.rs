@@ -2,6 +2,7 @@
 //! `TestRun` custom resources and records a verdict per probe.
 //!
 //! - [`api`]: the `TestRun` resource (`proctor.dev/v1alpha1`) and Proctor's label names.
+//! - [`controller`]: the operator: reconcile loop, side effects, run status.
 //! - [`crd`]: the CustomResourceDefinition as YAML, generated from the Rust types.
 //! - [`probes`]: pure: probe kinds with defaults resolved, and the pods each one runs.
 //! - [`verdict`]: pure: observations of pods, logs and execs to checks and verdicts.
@@ -9,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod controller;
 pub mod crd;
 pub mod probes;
 pub mod verdict;

@@ -57,6 +57,7 @@ pub const MAX_PROBE_NAME: usize = 40;
     )
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self == oldSelf").message("a TestRun's spec cannot change once created: its verdicts describe that spec; create a new TestRun instead"))]
 pub struct TestRunSpec {
     /// The probes to run. Names are unique within the run.
     #[schemars(length(min = 1, max = 64))]
@@ -639,6 +640,9 @@ pub struct ProbeStatus {
     /// Repetitions started (see `repeat`).
     #[serde(default)]
     pub attempts: i32,
+    /// Repetitions that passed.
+    #[serde(default)]
+    pub passed_attempts: i32,
     /// For probes that delete a pod: what happened between the delete and the end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub termination: Option<TerminationTimeline>,

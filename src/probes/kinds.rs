@@ -333,7 +333,7 @@ impl ProbeKind {
             ProbeKind::ProcessGroupKill { children } => {
                 // Each child's argv[0] is the marker, so it can be found in the node's process
                 // table after the pod is gone.
-                let marker = format!("proctor-pgk-{pod_name}");
+                let marker = super::process_group_marker(&pod_name);
                 script(
                     container,
                     &format!(

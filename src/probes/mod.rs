@@ -16,7 +16,7 @@ mod names;
 
 pub use kinds::{
     DEFAULT_ENV_NAME, DEFAULT_ENV_VALUE, DEFAULT_UNICODE_TEXT, MISSING_BINARY, ProbeKind,
-    READ_ONLY_MOUNT, READY_MARKER, TERM_MARKER,
+    READ_ONLY_MOUNT, READY_MARKER, TERM_MARKER, custom_secret_name,
 };
 pub use names::{PodNames, fnv1a64};
 
@@ -206,3 +206,64 @@ fn base_pod(name: String, probe: &ResolvedProbe, run: &RunContext) -> Pod {
 
 #[cfg(test)]
 mod tests;
+
+/// Label telling the inspector pod from probe pods.
+pub const LABEL_ROLE: &str = "proctor.dev/role";
+
+/// Prints `PID CMDLINE` of every process on the node whose command line contains `$1$2` (the
+/// marker comes in two halves so that this shell's own command line never matches).
+const INSPECT_SCRIPT: &str = r#"m="$1$2"; for d in /proc/[0-9]*; do c=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue; case "$c" in *"$m"*) echo "${d#/proc/} $c";; esac; done"#;
+
+/// The marker the process-group-kill probe's processes carry in their command line.
+pub fn process_group_marker(pod_name: &str) -> String {
+    format!("proctor-pgk-{pod_name}")
+}
+
+/// The command, run in the inspector pod, that lists the node's processes still carrying the
+/// marker of `pod_name`.
+pub fn inspect_command(pod_name: &str) -> Vec<String> {
+    [
+        "sh",
+        "-c",
+        INSPECT_SCRIPT,
+        "probe",
+        "proctor-pgk-",
+        pod_name,
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// A pod in the node's PID namespace (`hostPID`) that Proctor execs into to look at the node's
+/// process table. Created only when the run sets `allowPrivileged`: host namespaces are outside
+/// the restricted and baseline Pod Security Standards. It still runs as non-root with every
+/// capability dropped: reading `/proc/*/cmdline` needs neither.
+pub fn inspector_pod(run: &RunContext) -> Pod {
+    let probe = ResolvedProbe {
+        name: "inspector".into(),
+        kind: ProbeKind::ExecMissingBinary,
+        image: run.image.clone(),
+        runtime_class_name: None,
+        timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
+        repeat: 1,
+    };
+    let mut pod = base_pod(run.names().inspector(), &probe, run);
+    if let Some(labels) = pod.metadata.labels.as_mut() {
+        labels.remove(LABEL_PROBE);
+        labels.insert(LABEL_ROLE.into(), "inspector".into());
+    }
+    if let Some(spec) = pod.spec.as_mut() {
+        spec.host_pid = Some(true);
+        spec.termination_grace_period_seconds = Some(1);
+        // The run's runtimeClass may be a faulty one; the inspector must not be.
+        spec.runtime_class_name = None;
+        if let Some(container) = spec.containers.first_mut() {
+            container.command = Some(
+                ["sh", "-c", "echo ready; exec sleep 86400"]
+                    .map(str::to_owned)
+                    .to_vec(),
+            );
+        }
+    }
+    pod
+}

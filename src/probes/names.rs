@@ -40,6 +40,11 @@ impl PodNames {
         PodNames { prefix }
     }
 
+    /// The run's inspector pod (see [`super::inspector_pod`]).
+    pub fn inspector(&self) -> String {
+        format!("{}-inspector", self.prefix)
+    }
+
     pub fn pod(&self, probe: &str, attempt: i32, index: Option<i32>) -> String {
         match index {
             Some(index) => format!("{}-{probe}-{attempt}-{index}", self.prefix),

@@ -1,0 +1,276 @@
+//! The controller's side effects, each idempotent: creating a pod that exists is success,
+//! deleting one that is gone is success, removing a finalizer that is not there is a no-op.
+
+use futures::{AsyncReadExt, StreamExt};
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::api::{AttachParams, DeleteParams, LogParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde_json::json;
+use tokio::io::AsyncReadExt as _;
+
+use super::Error;
+use crate::api::{POD_FINALIZER, TestRun, TestRunStatus};
+use crate::probes::CONTAINER;
+use crate::verdict::{ExecObservation, LogCounter, LogObservation};
+
+/// Largest log Proctor reads; beyond it the log is counted as cut at this size.
+pub const MAX_LOG_BYTES: u64 = 64 * 1024 * 1024;
+/// Longest exec output kept for a message.
+const MAX_EXEC_OUTPUT: usize = 4096;
+
+pub async fn create_pod(client: &Client, pod: &Pod) -> Result<(), Error> {
+    let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    match api.create(&PostParams::default(), pod).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.is_already_exists() => Ok(()),
+        Err(source) => Err(Error::CreatePod { name, source }),
+    }
+}
+
+pub async fn create_secret(client: &Client, secret: &Secret) -> Result<(), Error> {
+    let ns = secret.metadata.namespace.as_deref().unwrap_or_default();
+    let name = secret.metadata.name.clone().unwrap_or_default();
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    match api.create(&PostParams::default(), secret).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.is_already_exists() => Ok(()),
+        Err(source) => Err(Error::CreateSecret { name, source }),
+    }
+}
+
+pub async fn delete_pod(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    grace: Option<i64>,
+) -> Result<(), Error> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let params = DeleteParams {
+        grace_period_seconds: grace.map(|g| g.max(0) as u32),
+        ..DeleteParams::default()
+    };
+    match api.delete(name, &params).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
+        Err(source) => Err(Error::DeletePod {
+            name: name.into(),
+            source,
+        }),
+    }
+}
+
+/// Removes Proctor's finalizer from a pod that has it, keeping any other finalizer.
+pub async fn release_pod(client: &Client, pod: &Pod) -> Result<(), Error> {
+    let finalizers = pod.metadata.finalizers.clone().unwrap_or_default();
+    if !finalizers.iter().any(|f| f == POD_FINALIZER) {
+        return Ok(());
+    }
+    let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let rest: Vec<&String> = finalizers.iter().filter(|f| *f != POD_FINALIZER).collect();
+    // The resourceVersion makes this a compare-and-swap: a concurrent change of the finalizers
+    // fails with a conflict and is retried from fresh state instead of being overwritten.
+    let patch = json!({
+        "metadata": {"finalizers": rest, "resourceVersion": pod.metadata.resource_version},
+    });
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    match api
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
+        Err(source) => Err(Error::ReleasePod { name, source }),
+    }
+}
+
+/// Streams the probe container's log through a [`LogCounter`], so that a log of any size is
+/// counted without being held.
+pub async fn read_log(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    limit: Option<i64>,
+) -> Result<LogObservation, Error> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let params = LogParams {
+        container: Some(CONTAINER.into()),
+        limit_bytes: limit,
+        ..LogParams::default()
+    };
+    let stream = api
+        .log_stream(name, &params)
+        .await
+        .map_err(|source| Error::ReadLog {
+            name: name.into(),
+            source,
+        })?;
+    futures::pin_mut!(stream);
+    let mut counter = LogCounter::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = stream
+            .read(&mut buf)
+            .await
+            .map_err(|e| Error::ReadLogStream {
+                name: name.into(),
+                message: e.to_string(),
+            })?;
+        if n == 0 {
+            break;
+        }
+        counter.feed(&buf[..n]);
+        total += n as u64;
+        if total >= MAX_LOG_BYTES {
+            break;
+        }
+    }
+    Ok(counter.finish())
+}
+
+/// Runs `command` in the probe container and reads its exit status from the status channel.
+pub async fn exec(
+    client: &Client,
+    ns: &str,
+    pod: &str,
+    container: &str,
+    command: Vec<String>,
+) -> Result<(ExecObservation, String), Error> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let params = AttachParams::default()
+        .container(container)
+        .stdin(false)
+        .stdout(true)
+        .stderr(true);
+    let mut process = match api.exec(pod, command, &params).await {
+        Ok(p) => p,
+        Err(kube::Error::Api(s)) => {
+            // The API server refused before any process ran (e.g. the container is gone).
+            return Ok((
+                ExecObservation {
+                    exit_code: None,
+                    error: Some(s.message),
+                },
+                String::new(),
+            ));
+        }
+        Err(source) => {
+            return Err(Error::Exec {
+                name: pod.into(),
+                source,
+            });
+        }
+    };
+    let status = process.take_status();
+    // Both halves at once: a full stderr buffer must not stall the stdout reader.
+    let drain = |half: Option<tokio::io::ReadHalf<tokio::io::SimplexStream>>| async move {
+        let mut bytes = Vec::new();
+        if let Some(mut half) = half {
+            let _ = half.read_to_end(&mut bytes).await;
+        }
+        bytes
+    };
+    let (out, err) = futures::join!(drain(process.stdout()), drain(process.stderr()));
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out),
+        String::from_utf8_lossy(&err)
+    );
+    let status = match status {
+        Some(status) => status.await,
+        None => None,
+    };
+    let _ = process.join().await;
+    let output = crate::verdict::bounded(&output, MAX_EXEC_OUTPUT);
+    let observation = match status {
+        Some(s) if s.status.as_deref() == Some("Success") => ExecObservation {
+            exit_code: Some(0),
+            error: None,
+        },
+        Some(s) if s.reason.as_deref() == Some("NonZeroExitCode") => {
+            let code = s
+                .details
+                .as_ref()
+                .and_then(|d| d.causes.as_ref())
+                .and_then(|causes| {
+                    causes
+                        .iter()
+                        .find(|c| c.reason.as_deref() == Some("ExitCode"))
+                })
+                .and_then(|c| c.message.as_deref())
+                .and_then(|m| m.parse().ok());
+            match code {
+                Some(code) => ExecObservation {
+                    exit_code: Some(code),
+                    error: None,
+                },
+                None => ExecObservation {
+                    exit_code: None,
+                    error: s.message,
+                },
+            }
+        }
+        Some(s) => ExecObservation {
+            exit_code: None,
+            error: Some(s.message.unwrap_or_else(|| "exec failed".into())),
+        },
+        None => ExecObservation {
+            exit_code: None,
+            error: Some("the exec ended without a status".into()),
+        },
+    };
+    Ok((observation, output))
+}
+
+/// Writes the whole status with server-side apply, as the controller's single field manager.
+pub async fn apply_status(
+    client: &Client,
+    run: &TestRun,
+    status: &TestRunStatus,
+    manager: &str,
+) -> Result<(), Error> {
+    let ns = run.metadata.namespace.as_deref().unwrap_or_default();
+    let name = run.metadata.name.clone().unwrap_or_default();
+    let api: Api<TestRun> = Api::namespaced(client.clone(), ns);
+    let patch = json!({
+        "apiVersion": "proctor.dev/v1alpha1",
+        "kind": "TestRun",
+        "status": status,
+    });
+    api.patch_status(
+        &name,
+        &PatchParams::apply(manager).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|source| Error::ApplyStatus { name, source })
+}
+
+pub async fn delete_run(client: &Client, run: &TestRun) -> Result<(), Error> {
+    let ns = run.metadata.namespace.as_deref().unwrap_or_default();
+    let name = run.metadata.name.clone().unwrap_or_default();
+    let api: Api<TestRun> = Api::namespaced(client.clone(), ns);
+    match api.delete(&name, &DeleteParams::background()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
+        Err(source) => Err(Error::DeleteRun { name, source }),
+    }
+}
+
+/// Creates pods concurrently (a concurrent-start burst must really be a burst).
+pub async fn create_pods(client: &Client, pods: &[Pod]) -> Result<(), Error> {
+    // Owned futures: borrowing closures here defeat the Send inference of the controller future.
+    let creates = pods.iter().cloned().map(|pod| {
+        let client = client.clone();
+        async move { create_pod(&client, &pod).await }
+    });
+    let results: Vec<Result<(), Error>> = futures::stream::iter(creates)
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}

@@ -1,0 +1,720 @@
+//! The operator: a kube-runtime `Controller` on `TestRun`, owning its probe pods.
+//!
+//! reconcile = observe → decide → act → record:
+//! - observe: the run, and its pods from the pod reflector's cache (no GETs in steady state;
+//!   logs and execs are read only when a verdict needs them);
+//! - decide: per probe, [`drive::next`] (pure) from the recorded status and the observed pods;
+//! - act: idempotent calls ([`act`]): deterministic pod names make a repeated create a no-op;
+//! - record: the whole status by server-side apply, only when it changed; requeue at the
+//!   nearest probe deadline.
+//!
+//! Nothing lives only in memory: a restarted controller rebuilds everything from the status and
+//! the pods. A pod Proctor deletes itself carries a finalizer until its final state is recorded;
+//! finalizers of pods whose run is gone are released by a sweep.
+
+mod act;
+pub mod drive;
+pub mod status;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, ResourceExt};
+
+use crate::api::{
+    CleanupPolicy, LABEL_MANAGED_BY, LABEL_RUN_UID, MANAGER, POD_FINALIZER, ProbePhase,
+    ProbeStatus, RunPhase, TerminationTimeline, TestRun, TestRunStatus, Verdict,
+};
+use crate::probes::{self, READY_MARKER, ResolvedProbe, RunContext};
+use crate::verdict::{self, Evidence, Outcome, PodObservation};
+use drive::{ProbeView, Step};
+
+/// How the controller runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Image of probe pods when a run names none.
+    pub default_image: String,
+    /// Most probe pods running at once across all runs.
+    pub max_running_pods: usize,
+    /// Field manager of the status.
+    pub field_manager: String,
+    /// Runs reconciled at once.
+    pub concurrency: u16,
+    /// Watch only this namespace (all namespaces when `None`).
+    pub namespace: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            default_image: "busybox:1.36.1".into(),
+            max_running_pods: 100,
+            field_manager: "proctor-controller".into(),
+            concurrency: 8,
+            namespace: None,
+        }
+    }
+}
+
+/// Errors of the controller, named after the action that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "the TestRun CRD is not installed (install it with `proctor crd | kubectl apply --server-side -f -`): {0}"
+    )]
+    CrdMissing(#[source] kube::Error),
+    #[error("creating pod {name}: {source}")]
+    CreatePod { name: String, source: kube::Error },
+    #[error("creating secret {name}: {source}")]
+    CreateSecret { name: String, source: kube::Error },
+    #[error("deleting pod {name}: {source}")]
+    DeletePod { name: String, source: kube::Error },
+    #[error("releasing pod {name}: {source}")]
+    ReleasePod { name: String, source: kube::Error },
+    #[error("reading the log of pod {name}: {source}")]
+    ReadLog { name: String, source: kube::Error },
+    #[error("reading the log of pod {name}: {message}")]
+    ReadLogStream { name: String, message: String },
+    #[error("exec in pod {name}: {source}")]
+    Exec { name: String, source: kube::Error },
+    #[error("applying the status of {name}: {source}")]
+    ApplyStatus { name: String, source: kube::Error },
+    #[error("deleting TestRun {name}: {source}")]
+    DeleteRun { name: String, source: kube::Error },
+}
+
+impl Error {
+    /// A bounded label for metrics and Event reasons.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::CrdMissing(_) => "crd_missing",
+            Error::CreatePod { .. } | Error::CreateSecret { .. } => "create",
+            Error::DeletePod { .. } | Error::DeleteRun { .. } => "delete",
+            Error::ReleasePod { .. } => "finalizer",
+            Error::ReadLog { .. } | Error::ReadLogStream { .. } => "logs",
+            Error::Exec { .. } => "exec",
+            Error::ApplyStatus { .. } => "status",
+        }
+    }
+}
+
+struct Context {
+    client: Client,
+    config: Config,
+    pods: Store<Pod>,
+}
+
+/// Runs the operator until SIGTERM/SIGINT.
+pub async fn run(client: Client, config: Config) -> Result<(), Error> {
+    let (runs, pods): (Api<TestRun>, Api<Pod>) = match &config.namespace {
+        Some(ns) => (
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+        ),
+        None => (Api::all(client.clone()), Api::all(client.clone())),
+    };
+    runs.list(&kube::api::ListParams::default().limit(1))
+        .await
+        .map_err(Error::CrdMissing)?;
+
+    let (pod_store, writer) = reflector::store();
+    let pod_events = watcher(
+        pods,
+        watcher::Config::default().labels(&format!("{LABEL_MANAGED_BY}={MANAGER}")),
+    )
+    .default_backoff()
+    .reflect(writer)
+    .touched_objects();
+
+    let controller = Controller::new(runs, watcher::Config::default())
+        .owns_stream(pod_events)
+        .with_config(kube::runtime::controller::Config::default().concurrency(config.concurrency))
+        .shutdown_on_signal();
+    let run_store = controller.store();
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        config,
+        pods: pod_store.clone(),
+    });
+
+    let sweeper = tokio::spawn(sweep_orphans(client, run_store, pod_store));
+    controller
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                eprintln!("proctor: reconcile: {e}");
+            }
+        })
+        .await;
+    sweeper.abort();
+    Ok(())
+}
+
+fn error_policy(_run: Arc<TestRun>, error: &Error, _ctx: Arc<Context>) -> Action {
+    eprintln!(
+        "proctor: {error} (category {}); retrying in 5s",
+        error.category()
+    );
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// Releases Proctor's finalizer from pods whose run no longer exists (deleted runs never reach
+/// `reconcile`), so that the garbage collector can remove them.
+async fn sweep_orphans(client: Client, runs: Store<TestRun>, pods: Store<Pod>) {
+    let _ = pods.wait_until_ready().await;
+    let _ = runs.wait_until_ready().await;
+    loop {
+        let live: std::collections::HashSet<String> =
+            runs.state().iter().filter_map(|r| r.uid()).collect();
+        for pod in pods.state() {
+            let held = pod.finalizers().iter().any(|f| f == POD_FINALIZER);
+            let owner = pod.labels().get(LABEL_RUN_UID).cloned().unwrap_or_default();
+            if held
+                && !live.contains(&owner)
+                && let Err(e) = act::release_pod(&client, &pod).await
+            {
+                eprintln!("proctor: releasing orphaned pod: {e}");
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+}
+
+async fn reconcile(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if ctx.pods.wait_until_ready().await.is_err() {
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
+    let Some(rc) = RunContext::of(&run, &ctx.config.default_image) else {
+        return Ok(Action::await_change());
+    };
+    let now = Timestamp::now();
+    let pods: HashMap<String, Arc<Pod>> = ctx
+        .pods
+        .state()
+        .into_iter()
+        .filter(|p| p.labels().get(LABEL_RUN_UID) == Some(&rc.run_uid))
+        .map(|p| (p.name_any(), p))
+        .collect();
+
+    let old_status = run.status.clone().unwrap_or_default();
+    let mut status = old_status.clone();
+    if status.start_time.is_none() {
+        status.start_time = Some(Time(now));
+    }
+    status.observed_generation = run.metadata.generation;
+
+    let mut work = RunWork {
+        ctx: &ctx,
+        run: &run,
+        rc: &rc,
+        pods: &pods,
+        now,
+        requeue: None,
+        stalled: None,
+    };
+    status.probes = work.probes(&old_status).await?;
+
+    let summary = status::summary(&status.probes);
+    let phase = status::phase(&summary);
+    let finished = matches!(
+        phase,
+        RunPhase::Succeeded | RunPhase::Failed | RunPhase::Error
+    );
+    if finished && status.completion_time.is_none() {
+        status.completion_time = Some(Time(now));
+    }
+    status::set_conditions(
+        &mut status.conditions,
+        phase,
+        &summary,
+        work.stalled.clone(),
+        run.metadata.generation,
+        now,
+    );
+    status.phase = Some(phase);
+    status.summary = Some(summary);
+
+    if status != old_status {
+        act::apply_status(&ctx.client, &run, &status, &ctx.config.field_manager).await?;
+    }
+
+    if finished {
+        work.clean_up(&status).await?;
+        if let Some(ttl) = run.spec.ttl_seconds_after_finished {
+            let done = status.completion_time.as_ref().map(|t| t.0).unwrap_or(now);
+            let due = done + SignedDuration::from_secs(i64::from(ttl));
+            if now >= due {
+                act::delete_run(&ctx.client, &run).await?;
+                return Ok(Action::await_change());
+            }
+            return Ok(Action::requeue(duration_until(now, due)));
+        }
+        return Ok(Action::await_change());
+    }
+    Ok(Action::requeue(
+        work.requeue.unwrap_or(Duration::from_secs(30)),
+    ))
+}
+
+fn duration_until(now: Timestamp, then: Timestamp) -> Duration {
+    let millis = then.as_millisecond() - now.as_millisecond();
+    Duration::from_millis(millis.clamp(100, 3_600_000) as u64)
+}
+
+/// One reconcile's work on one run.
+struct RunWork<'a> {
+    ctx: &'a Context,
+    run: &'a TestRun,
+    rc: &'a RunContext,
+    pods: &'a HashMap<String, Arc<Pod>>,
+    now: Timestamp,
+    requeue: Option<Duration>,
+    stalled: Option<String>,
+}
+
+impl RunWork<'_> {
+    fn requeue_within(&mut self, d: Duration) {
+        self.requeue = Some(self.requeue.map_or(d, |r| r.min(d)));
+    }
+
+    /// The new status of every probe, in spec order.
+    async fn probes(&mut self, old: &TestRunStatus) -> Result<Vec<ProbeStatus>, Error> {
+        let spec = &self.run.spec;
+        let parallelism = spec
+            .parallelism
+            .unwrap_or(probes::DEFAULT_PARALLELISM)
+            .max(1) as usize;
+        let mut running = old
+            .probes
+            .iter()
+            .filter(|p| p.phase == ProbePhase::Running)
+            .count();
+        let busy_pods = self
+            .ctx
+            .pods
+            .state()
+            .iter()
+            .filter(|p| !PodObservation::of(p).is_finished())
+            .count();
+        let mut free_pods = self.ctx.config.max_running_pods.saturating_sub(busy_pods);
+
+        let mut out = Vec::with_capacity(spec.probes.len());
+        for probe in &spec.probes {
+            let previous = old.probes.iter().find(|p| p.name == probe.name).cloned();
+            let mut ps = previous.unwrap_or_else(|| ProbeStatus {
+                name: probe.name.clone(),
+                ..ProbeStatus::default()
+            });
+            let resolved = match probes::resolve(probe, self.rc, spec.timeout_seconds) {
+                Ok(r) => r,
+                Err(invalid) => {
+                    self.stalled = Some(invalid.to_string());
+                    if ps.phase != ProbePhase::Finished {
+                        finish(
+                            &mut ps,
+                            Outcome::error("InvalidProbe", invalid.to_string()),
+                            self.now,
+                        );
+                    }
+                    out.push(ps);
+                    continue;
+                }
+            };
+            ps.kind = resolved.kind.name().into();
+            let can_start =
+                running < parallelism && free_pods >= resolved.kind.pod_count() as usize;
+            let was_running = ps.phase == ProbePhase::Running;
+            self.drive(&resolved, &mut ps, can_start).await?;
+            if !was_running && ps.phase == ProbePhase::Running {
+                running += 1;
+                free_pods = free_pods.saturating_sub(resolved.kind.pod_count() as usize);
+            }
+            if was_running && ps.phase == ProbePhase::Finished {
+                running = running.saturating_sub(1);
+            }
+            if ps.phase == ProbePhase::Running
+                && let Some(started) = &ps.started_at
+            {
+                let seconds = i64::from(resolved.timeout_seconds) * i64::from(resolved.repeat);
+                self.requeue_within(duration_until(
+                    self.now,
+                    started.0 + SignedDuration::from_secs(seconds),
+                ));
+            }
+            out.push(ps);
+        }
+        if out.iter().any(|p| p.phase == ProbePhase::Pending) {
+            self.requeue_within(Duration::from_secs(2));
+        }
+        Ok(out)
+    }
+
+    fn observe(&self, names: &[String]) -> Vec<(String, Option<PodObservation>)> {
+        names
+            .iter()
+            .map(|n| (n.clone(), self.pods.get(n).map(|p| PodObservation::of(p))))
+            .collect()
+    }
+
+    /// Advances one probe as far as it can go in this reconcile.
+    async fn drive(
+        &mut self,
+        probe: &ResolvedProbe,
+        ps: &mut ProbeStatus,
+        can_start: bool,
+    ) -> Result<(), Error> {
+        // A few steps may follow each other at once (start, then wait; judge, then next attempt).
+        for _ in 0..4 {
+            let view = ProbeView {
+                probe,
+                status: ps,
+                pods: self.observe(&ps.pods),
+                allow_privileged: self.run.spec.allow_privileged.unwrap_or(false),
+                now: self.now,
+            };
+            let step = drive::next(&view);
+            let evidence_pods: Vec<PodObservation> =
+                view.pods.iter().filter_map(|(_, p)| p.clone()).collect();
+            match step {
+                Step::Done | Step::Wait => return Ok(()),
+                Step::Start if !can_start => return Ok(()),
+                Step::Start | Step::NextAttempt => {
+                    if step == Step::Start {
+                        ps.started_at = Some(Time(self.now));
+                        ps.phase = ProbePhase::Running;
+                    }
+                    self.start_attempt(probe, ps).await?;
+                    return Ok(());
+                }
+                Step::Judge { read_log } => {
+                    let first = ps.pods.first().cloned().unwrap_or_default();
+                    let log = if read_log {
+                        Some(
+                            act::read_log(&self.ctx.client, &self.rc.namespace, &first, None)
+                                .await?,
+                        )
+                    } else {
+                        None
+                    };
+                    let deleted_at = ps
+                        .termination
+                        .as_ref()
+                        .and_then(|t| t.delete_requested_at.as_ref())
+                        .map(|t| t.0);
+                    let evidence = Evidence {
+                        pods: evidence_pods,
+                        log,
+                        exec: None,
+                        deleted_at,
+                    };
+                    let Some(outcome) = verdict::evaluate(&probe.kind, &evidence) else {
+                        return Ok(());
+                    };
+                    self.record_timeline(ps, &evidence);
+                    self.judged(probe, ps, outcome).await?;
+                }
+                Step::Exec { command } => {
+                    let first = ps.pods.first().cloned().unwrap_or_default();
+                    let (exec, output) = act::exec(
+                        &self.ctx.client,
+                        &self.rc.namespace,
+                        &first,
+                        probes::CONTAINER,
+                        command,
+                    )
+                    .await?;
+                    let evidence = Evidence {
+                        pods: evidence_pods,
+                        log: None,
+                        exec: Some(exec),
+                        deleted_at: None,
+                    };
+                    let Some(mut outcome) = verdict::evaluate(&probe.kind, &evidence) else {
+                        return Ok(());
+                    };
+                    if outcome.verdict != Verdict::Passed && !output.trim().is_empty() {
+                        outcome.message = verdict::bounded(
+                            &format!("{} (exec output: {})", outcome.message, output.trim()),
+                            512,
+                        );
+                    }
+                    self.judged(probe, ps, outcome).await?;
+                }
+                Step::DeleteWhenReady {
+                    grace_period_seconds,
+                } => {
+                    let first = ps.pods.first().cloned().unwrap_or_default();
+                    let log =
+                        act::read_log(&self.ctx.client, &self.rc.namespace, &first, Some(4096))
+                            .await?;
+                    if !log
+                        .text
+                        .as_deref()
+                        .unwrap_or_default()
+                        .contains(READY_MARKER)
+                    {
+                        self.requeue_within(Duration::from_millis(500));
+                        return Ok(());
+                    }
+                    act::delete_pod(
+                        &self.ctx.client,
+                        &self.rc.namespace,
+                        &first,
+                        Some(grace_period_seconds),
+                    )
+                    .await?;
+                    ps.termination = Some(TerminationTimeline {
+                        grace_period_seconds,
+                        delete_requested_at: Some(Time(self.now)),
+                        ..TerminationTimeline::default()
+                    });
+                    return Ok(());
+                }
+                Step::DeleteAll => {
+                    for name in &ps.pods {
+                        act::delete_pod(&self.ctx.client, &self.rc.namespace, name, None).await?;
+                    }
+                    ps.termination = Some(TerminationTimeline {
+                        delete_requested_at: Some(Time(self.now)),
+                        ..TerminationTimeline::default()
+                    });
+                    self.requeue_within(Duration::from_secs(1));
+                    return Ok(());
+                }
+                Step::Inspect => {
+                    let outcome = self.inspect(ps, &evidence_pods).await?;
+                    match outcome {
+                        Some(outcome) => self.judged(probe, ps, outcome).await?,
+                        None => {
+                            self.requeue_within(Duration::from_secs(1));
+                            return Ok(());
+                        }
+                    }
+                }
+                Step::Finish(outcome) => {
+                    finish(ps, outcome, self.now);
+                    self.release(ps).await?;
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn judged(
+        &mut self,
+        probe: &ResolvedProbe,
+        ps: &mut ProbeStatus,
+        outcome: Outcome,
+    ) -> Result<(), Error> {
+        if outcome.verdict == Verdict::Passed {
+            ps.passed_attempts += 1;
+        }
+        match drive::after_attempt(probe, ps, outcome) {
+            Step::NextAttempt => {
+                self.release(ps).await?;
+                self.start_attempt(probe, ps).await
+            }
+            Step::Finish(outcome) => {
+                finish(ps, outcome, self.now);
+                self.release(ps).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn start_attempt(
+        &mut self,
+        probe: &ResolvedProbe,
+        ps: &mut ProbeStatus,
+    ) -> Result<(), Error> {
+        let attempt = ps.attempts;
+        let pods = probes::pods(probe, self.rc, attempt);
+        if let probes::ProbeKind::Custom(custom) = &probe.kind {
+            for pod in &pods {
+                let pod_name = pod.metadata.name.clone().unwrap_or_default();
+                for volume in custom.volumes.iter().flatten() {
+                    if let Some(data) = &volume.secret_data {
+                        let secret = Secret {
+                            metadata: ObjectMeta {
+                                name: Some(probes::custom_secret_name(&pod_name, &volume.name)),
+                                namespace: Some(self.rc.namespace.clone()),
+                                labels: pod.metadata.labels.clone(),
+                                owner_references: pod.metadata.owner_references.clone(),
+                                ..ObjectMeta::default()
+                            },
+                            string_data: Some(data.clone().into_iter().collect::<BTreeMap<_, _>>()),
+                            ..Secret::default()
+                        };
+                        act::create_secret(&self.ctx.client, &secret).await?;
+                    }
+                }
+            }
+        }
+        if drive::needs_privilege(&probe.kind) {
+            act::create_pod(&self.ctx.client, &probes::inspector_pod(self.rc)).await?;
+        }
+        act::create_pods(&self.ctx.client, &pods).await?;
+        ps.attempts += 1;
+        ps.pods = pods
+            .iter()
+            .filter_map(|p| p.metadata.name.clone())
+            .collect();
+        ps.termination = None;
+        self.requeue_within(Duration::from_secs(1));
+        Ok(())
+    }
+
+    /// For kinds that delete their pod: the measured shutdown.
+    fn record_timeline(&self, ps: &mut ProbeStatus, evidence: &Evidence) {
+        let Some(timeline) = ps.termination.as_mut() else {
+            return;
+        };
+        let Some(t) = evidence.pods.first().and_then(|p| p.terminated()) else {
+            return;
+        };
+        timeline.terminated_at = t.finished_at.map(Time);
+        timeline.exit_code = Some(t.exit_code);
+        timeline.ended_by = Some(match t.exit_code {
+            137 => "SIGKILL".into(),
+            _ => "SIGTERM".into(),
+        });
+        if let (Some(deleted), Some(finished)) = (&timeline.delete_requested_at, t.finished_at) {
+            timeline.grace_used_millis =
+                Some(finished.as_millisecond() - deleted.0.as_millisecond());
+        }
+    }
+
+    /// The process-group-kill check: the node's processes still carrying the probe's marker.
+    async fn inspect(
+        &mut self,
+        ps: &ProbeStatus,
+        pods: &[PodObservation],
+    ) -> Result<Option<Outcome>, Error> {
+        let inspector = self.rc.names().inspector();
+        let ready = self
+            .pods
+            .get(&inspector)
+            .map(|p| {
+                matches!(
+                    PodObservation::of(p).container,
+                    verdict::ContainerState::Running { .. }
+                )
+            })
+            .unwrap_or(false);
+        if !ready {
+            return Ok(None);
+        }
+        let first = ps.pods.first().cloned().unwrap_or_default();
+        let (exec, output) = act::exec(
+            &self.ctx.client,
+            &self.rc.namespace,
+            &inspector,
+            probes::CONTAINER,
+            probes::inspect_command(&first),
+        )
+        .await?;
+        if exec.exit_code != Some(0) {
+            return Ok(Some(Outcome::error(
+                "InspectorFailed",
+                format!(
+                    "the inspector could not list the node's processes: {}",
+                    exec.error.unwrap_or(output)
+                ),
+            )));
+        }
+        let leftovers: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
+        let exited = pods
+            .first()
+            .and_then(|p| p.terminated())
+            .map(|t| t.exit_code);
+        let check = crate::api::Check {
+            name: "leftoverProcesses".into(),
+            expected: "0".into(),
+            observed: leftovers.len().to_string(),
+            passed: leftovers.is_empty(),
+        };
+        Ok(Some(if leftovers.is_empty() {
+            Outcome {
+                verdict: Verdict::Passed,
+                reason: "AsExpected".into(),
+                message: format!(
+                    "no process of the pod's group was left on the node (container exit code {})",
+                    exited
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "unknown".into())
+                ),
+                checks: vec![check],
+            }
+        } else {
+            Outcome {
+                verdict: Verdict::Failed,
+                reason: "LeftoverProcessesMismatch".into(),
+                message: verdict::bounded(
+                    &format!(
+                        "expected leftover processes 0, observed {}: {}",
+                        leftovers.len(),
+                        leftovers.join("; ")
+                    ),
+                    512,
+                ),
+                checks: vec![check],
+            }
+        }))
+    }
+
+    /// Removes Proctor's finalizer from the probe's pods once what they showed is recorded.
+    async fn release(&self, ps: &ProbeStatus) -> Result<(), Error> {
+        for name in &ps.pods {
+            if let Some(pod) = self.pods.get(name) {
+                act::release_pod(&self.ctx.client, pod).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the run's pods per the cleanup policy, once every verdict is recorded.
+    async fn clean_up(&self, status: &TestRunStatus) -> Result<(), Error> {
+        let policy = self.run.spec.cleanup.unwrap_or_default();
+        let all_passed = status.phase == Some(RunPhase::Succeeded);
+        let delete = match policy {
+            CleanupPolicy::Always => true,
+            CleanupPolicy::OnSuccess => all_passed,
+            CleanupPolicy::Never => false,
+        };
+        for pod in self.pods.values() {
+            act::release_pod(&self.ctx.client, pod).await?;
+            let is_inspector = pod.labels().get(probes::LABEL_ROLE).is_some();
+            if (delete || is_inspector) && pod.metadata.deletion_timestamp.is_none() {
+                act::delete_pod(
+                    &self.ctx.client,
+                    &self.rc.namespace,
+                    &pod.name_any(),
+                    Some(0),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn finish(ps: &mut ProbeStatus, outcome: Outcome, now: Timestamp) {
+    ps.phase = ProbePhase::Finished;
+    ps.verdict = Some(outcome.verdict);
+    ps.reason = Some(outcome.reason);
+    ps.message = Some(outcome.message);
+    ps.checks = outcome.checks;
+    ps.finished_at = Some(Time(now));
+    if ps.started_at.is_none() {
+        ps.started_at = Some(Time(now));
+    }
+}
