@@ -132,13 +132,14 @@ pub async fn read_log(
 }
 
 /// Runs `command` in the probe container and reads its exit status from the status channel.
+/// Returns what the exec reported, its stdout and its stderr (each bounded).
 pub async fn exec(
     client: &Client,
     ns: &str,
     pod: &str,
     container: &str,
     command: Vec<String>,
-) -> Result<(ExecObservation, String), Error> {
+) -> Result<(ExecObservation, String, String), Error> {
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
     let params = AttachParams::default()
         .container(container)
@@ -154,6 +155,7 @@ pub async fn exec(
                     exit_code: None,
                     error: Some(s.message),
                 },
+                String::new(),
                 String::new(),
             ));
         }
@@ -174,17 +176,13 @@ pub async fn exec(
         bytes
     };
     let (out, err) = futures::join!(drain(process.stdout()), drain(process.stderr()));
-    let output = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out),
-        String::from_utf8_lossy(&err)
-    );
+    let stdout = crate::verdict::bounded(&String::from_utf8_lossy(&out), MAX_EXEC_OUTPUT);
+    let stderr = crate::verdict::bounded(&String::from_utf8_lossy(&err), MAX_EXEC_OUTPUT);
     let status = match status {
         Some(status) => status.await,
         None => None,
     };
     let _ = process.join().await;
-    let output = crate::verdict::bounded(&output, MAX_EXEC_OUTPUT);
     let observation = match status {
         Some(s) if s.status.as_deref() == Some("Success") => ExecObservation {
             exit_code: Some(0),
@@ -222,7 +220,7 @@ pub async fn exec(
             error: Some("the exec ended without a status".into()),
         },
     };
-    Ok((observation, output))
+    Ok((observation, stdout, stderr))
 }
 
 /// Writes the whole status with server-side apply, as the controller's single field manager.

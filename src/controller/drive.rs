@@ -73,11 +73,19 @@ impl ProbeView<'_> {
         })
     }
 
+    /// Whether Proctor asked for the probe's pod to be deleted: recorded in the status, or —
+    /// when the controller stopped between the delete and the status write — visible on the pod.
     fn deletion_requested(&self) -> bool {
-        self.status
+        let recorded = self
+            .status
             .termination
             .as_ref()
-            .is_some_and(|t| t.delete_requested_at.is_some())
+            .is_some_and(|t| t.delete_requested_at.is_some());
+        recorded
+            || self
+                .pods
+                .iter()
+                .any(|(_, p)| p.as_ref().is_some_and(|p| p.deletion_requested))
     }
 }
 

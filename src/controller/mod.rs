@@ -423,7 +423,7 @@ impl RunWork<'_> {
                 }
                 Step::Exec { command } => {
                     let first = ps.pods.first().cloned().unwrap_or_default();
-                    let (exec, output) = act::exec(
+                    let (exec, stdout, stderr) = act::exec(
                         &self.ctx.client,
                         &self.rc.namespace,
                         &first,
@@ -431,6 +431,7 @@ impl RunWork<'_> {
                         command,
                     )
                     .await?;
+                    let output = format!("{stdout}{stderr}");
                     let evidence = Evidence {
                         pods: evidence_pods,
                         log: None,
@@ -490,6 +491,18 @@ impl RunWork<'_> {
                     return Ok(());
                 }
                 Step::Inspect => {
+                    let deleted_at = ps
+                        .termination
+                        .as_ref()
+                        .and_then(|t| t.delete_requested_at.as_ref())
+                        .map(|t| t.0);
+                    let evidence = Evidence {
+                        pods: evidence_pods.clone(),
+                        log: None,
+                        exec: None,
+                        deleted_at,
+                    };
+                    self.record_timeline(ps, &evidence);
                     let outcome = self.inspect(ps, &evidence_pods).await?;
                     match outcome {
                         Some(outcome) => self.judged(probe, ps, outcome).await?,
@@ -614,7 +627,7 @@ impl RunWork<'_> {
             return Ok(None);
         }
         let first = ps.pods.first().cloned().unwrap_or_default();
-        let (exec, output) = act::exec(
+        let (exec, output, stderr) = act::exec(
             &self.ctx.client,
             &self.rc.namespace,
             &inspector,
@@ -627,7 +640,7 @@ impl RunWork<'_> {
                 "InspectorFailed",
                 format!(
                     "the inspector could not list the node's processes: {}",
-                    exec.error.unwrap_or(output)
+                    exec.error.unwrap_or(stderr)
                 ),
             )));
         }

@@ -376,9 +376,10 @@ impl ProbeKind {
             ProbeKind::ReadOnlyVolume => {
                 spec.volumes = Some(vec![empty_dir("read-only")]);
                 container.volume_mounts = Some(vec![mount("read-only", READ_ONLY_MOUNT, true)]);
+                // The error goes to stdout: this probe is about the mount, not the stderr relay.
                 script(
                     container,
-                    &format!("touch {READ_ONLY_MOUNT}/proctor-write-attempt"),
+                    &format!("touch {READ_ONLY_MOUNT}/proctor-write-attempt 2>&1"),
                     &[],
                 );
             }

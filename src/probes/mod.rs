@@ -212,7 +212,7 @@ pub const LABEL_ROLE: &str = "proctor.dev/role";
 
 /// Prints `PID CMDLINE` of every process on the node whose command line contains `$1$2` (the
 /// marker comes in two halves so that this shell's own command line never matches).
-const INSPECT_SCRIPT: &str = r#"m="$1$2"; for d in /proc/[0-9]*; do c=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue; case "$c" in *"$m"*) echo "${d#/proc/} $c";; esac; done"#;
+const INSPECT_SCRIPT: &str = r#"m="$1$2"; for d in /proc/[0-9]*; do c=$(tr '\0' ' ' 2>/dev/null <"$d/cmdline") 2>/dev/null || continue; case "$c" in *"$m"*) echo "${d#/proc/} $c";; esac; done"#;
 
 /// The marker the process-group-kill probe's processes carry in their command line.
 pub fn process_group_marker(pod_name: &str) -> String {

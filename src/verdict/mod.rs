@@ -308,8 +308,10 @@ fn evaluate_finished(kind: &ProbeKind, pod: &PodObservation, evidence: &Evidence
             )
         }
         ProbeKind::ReadOnlyVolume => {
+            // The kernel's answer is the evidence; the exit code is another probe's business.
             let log = log_text().unwrap_or_default();
-            if t.exit_code != 0 && !log.contains("Read-only file system") {
+            let refused = log.contains("Read-only file system");
+            if !refused && t.exit_code != 0 {
                 return Outcome::error(
                     "WriteFailedOtherwise",
                     format!(
@@ -318,16 +320,17 @@ fn evaluate_finished(kind: &ProbeKind, pod: &PodObservation, evidence: &Evidence
                     ),
                 );
             }
+            let observed = if refused {
+                "refused (Read-only file system)"
+            } else {
+                "succeeded"
+            };
             Outcome::from_checks(
                 vec![check(
                     "write",
                     "refused (Read-only file system)",
-                    if t.exit_code == 0 {
-                        "succeeded".to_owned()
-                    } else {
-                        "refused (Read-only file system)".to_owned()
-                    },
-                    t.exit_code != 0,
+                    observed,
+                    refused,
                 )],
                 "the write to the read-only volume was refused".into(),
             )

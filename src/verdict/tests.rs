@@ -318,3 +318,34 @@ fn checks_and_messages_stay_bounded() {
     }
     assert!(outcome.message.chars().count() < 2 * MAX_VALUE_CHARS + 64);
 }
+
+#[test]
+fn read_only_volume_is_judged_by_the_kernels_answer() {
+    let refused = b"touch: /mnt/proctor-read-only/proctor-write-attempt: Read-only file system\n";
+    assert_eq!(
+        judge(ProbeKind::ReadOnlyVolume, "exit-42", Some(refused)).verdict,
+        Verdict::Passed
+    );
+    // Under a runtime that rewrites exit codes the write is still refused: not this probe's fault.
+    assert_eq!(
+        judge(ProbeKind::ReadOnlyVolume, "exit-0", Some(refused)).verdict,
+        Verdict::Passed
+    );
+    let written = judge(ProbeKind::ReadOnlyVolume, "exit-0", Some(b""));
+    assert_eq!(
+        (written.verdict, written.message.as_str()),
+        (
+            Verdict::Failed,
+            "expected write refused (Read-only file system), observed succeeded"
+        )
+    );
+    let denied = judge(
+        ProbeKind::ReadOnlyVolume,
+        "exit-42",
+        Some(b"touch: Permission denied\n"),
+    );
+    assert_eq!(
+        (denied.verdict, denied.reason.as_str()),
+        (Verdict::Error, "WriteFailedOtherwise")
+    );
+}

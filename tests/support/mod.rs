@@ -60,6 +60,16 @@ where
     F: FnOnce(Client, String) -> Fut,
     Fut: Future<Output = ()>,
 {
+    with_namespace_at(prefix, "restricted", body).await
+}
+
+/// [`with_namespace`] with another Pod Security Standard level enforced (`privileged` for the
+/// runs that opt into the hostPID inspector).
+pub async fn with_namespace_at<F, Fut>(prefix: &str, pod_security: &str, body: F)
+where
+    F: FnOnce(Client, String) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let client = client().await;
     let name = unique_name(prefix);
     let namespaces: Api<Namespace> = Api::all(client.clone());
@@ -67,7 +77,7 @@ where
         "metadata": {
             "name": name,
             "labels": {
-                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce": pod_security,
                 "app.kubernetes.io/part-of": "proctor-tests",
             },
         },
@@ -266,4 +276,117 @@ pub async fn install_crd(client: &Client) {
     .await
     .unwrap_or_else(|_| panic!("CRD {name} not established after {POD_TIMEOUT:?}"))
     .unwrap_or_else(|e| panic!("watching CRD {name}: {e}"));
+}
+
+/// A `proctor controller` process watching one namespace; killed when dropped.
+pub struct ControllerProcess {
+    child: std::process::Child,
+    pub log: std::path::PathBuf,
+}
+
+impl ControllerProcess {
+    /// Starts the controller binary of this build for `namespace`, with the test cluster's
+    /// probe image as default image.
+    pub fn start(namespace: &str) -> ControllerProcess {
+        let kubeconfig = std::env::var("PROCTOR_TEST_KUBECONFIG").expect("PROCTOR_TEST_KUBECONFIG");
+        let log = std::env::temp_dir().join(format!("proctor-controller-{namespace}.log"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("controller log file");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_proctor"))
+            .args([
+                "controller",
+                "--namespace",
+                namespace,
+                "--default-image",
+                PROBE_IMAGE,
+            ])
+            .env("KUBECONFIG", kubeconfig)
+            .stdout(file.try_clone().expect("log file"))
+            .stderr(file)
+            .spawn()
+            .expect("starting proctor controller");
+        ControllerProcess { child, log }
+    }
+
+    /// SIGKILL: no chance to finish anything in flight.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for ControllerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Creates `run` in `namespace` and waits until it is finished, or panics after `timeout`.
+pub async fn run_to_end(
+    client: &Client,
+    namespace: &str,
+    run: proctor::api::TestRun,
+    timeout: Duration,
+) -> proctor::api::TestRun {
+    use proctor::api::{RunPhase, TestRun};
+    let runs: Api<TestRun> = Api::namespaced(client.clone(), namespace);
+    let name = run.metadata.name.clone().expect("run name");
+    runs.create(&PostParams::default(), &run)
+        .await
+        .unwrap_or_else(|e| panic!("creating TestRun {namespace}/{name}: {e}"));
+    let done = |r: Option<&TestRun>| {
+        matches!(
+            r.and_then(|r| r.status.as_ref()).and_then(|s| s.phase),
+            Some(RunPhase::Succeeded | RunPhase::Failed | RunPhase::Error)
+        )
+    };
+    match tokio::time::timeout(timeout, await_condition(runs.clone(), &name, done)).await {
+        Ok(Ok(Some(run))) => run,
+        Ok(Ok(None)) => panic!("TestRun {namespace}/{name} disappeared"),
+        Ok(Err(e)) => panic!("watching TestRun {namespace}/{name}: {e}"),
+        Err(_) => {
+            let status = runs.get(&name).await.map(|r| r.status);
+            panic!("TestRun {namespace}/{name} not finished after {timeout:?}: {status:#?}")
+        }
+    }
+}
+
+/// The conformance sample, named `name`, with `edit` applied to its spec.
+pub fn sample_run(
+    name: &str,
+    edit: impl FnOnce(&mut proctor::api::TestRunSpec),
+) -> proctor::api::TestRun {
+    let mut run: proctor::api::TestRun =
+        serde_yaml::from_str(include_str!("../../examples/conformance.yaml"))
+            .expect("sample parses");
+    run.metadata.name = Some(name.to_owned());
+    edit(&mut run.spec);
+    run
+}
+
+/// `name → (verdict, reason, message)` of a finished run.
+pub fn verdicts(
+    run: &proctor::api::TestRun,
+) -> std::collections::BTreeMap<String, (String, String, String)> {
+    run.status
+        .iter()
+        .flat_map(|s| s.probes.iter())
+        .map(|p| {
+            (
+                p.name.clone(),
+                (
+                    p.verdict.map(|v| format!("{v:?}")).unwrap_or_default(),
+                    p.reason.clone().unwrap_or_default(),
+                    p.message.clone().unwrap_or_default(),
+                ),
+            )
+        })
+        .collect()
 }
