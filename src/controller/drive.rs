@@ -138,7 +138,9 @@ pub fn next(view: &ProbeView) -> Step {
     for (name, pod) in &view.pods {
         match pod {
             Some(pod) => observed.push(pod),
-            None if churn && view.deletion_requested() => {}
+            // Churn pods are only ever deleted by Proctor: one that is gone was deleted, perhaps
+            // by a controller that stopped before it could record the delete.
+            None if churn => {}
             None => {
                 let since_start = view
                     .started_at()
