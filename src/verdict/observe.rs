@@ -154,24 +154,20 @@ impl LogObservation {
 pub struct LogCounter {
     observation: LogObservation,
     kept: Vec<u8>,
-    keeping: bool,
+    /// Set once the log outgrew [`LogObservation::KEEP_TEXT`]: from then on it is only counted.
+    overflowed: bool,
     partial: Vec<u8>,
-    started: bool,
 }
 
 impl LogCounter {
     pub fn feed(&mut self, chunk: &[u8]) {
-        if !self.started {
-            self.started = true;
-            self.keeping = true;
-        }
         self.observation.bytes += chunk.len() as u64;
-        if self.keeping {
+        if !self.overflowed {
             if self.kept.len() + chunk.len() <= LogObservation::KEEP_TEXT {
                 self.kept.extend_from_slice(chunk);
             } else {
-                self.keeping = false;
-                self.kept.clear();
+                self.overflowed = true;
+                self.kept = Vec::new();
             }
         }
         for &byte in chunk {
@@ -205,7 +201,7 @@ impl LogCounter {
             let line = std::mem::take(&mut self.partial);
             self.line(&line);
         }
-        if self.keeping {
+        if !self.overflowed {
             if std::str::from_utf8(&self.kept).is_err() {
                 self.observation.invalid_utf8 = true;
             }

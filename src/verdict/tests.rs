@@ -349,3 +349,23 @@ fn read_only_volume_is_judged_by_the_kernels_answer() {
         (Verdict::Error, "WriteFailedOtherwise")
     );
 }
+
+#[test]
+fn an_empty_log_is_observed_as_empty_text() {
+    let log = LogObservation::of(b"");
+    assert_eq!((log.text.as_deref(), log.lines), (Some(""), 0));
+    let lost = judge(
+        ProbeKind::Stderr {
+            text: "marker".into(),
+        },
+        "exit-0",
+        Some(b""),
+    );
+    assert_eq!(
+        (lost.verdict, lost.message.as_str()),
+        (
+            Verdict::Failed,
+            r#"expected stderr "marker\n", observed """#
+        )
+    );
+}
