@@ -25,13 +25,7 @@ use support::*;
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Probes of the sample that do not pass on this cluster whatever the runtime class, and why.
-/// `large-output`: Debian's containerd 1.6.20 loses the tail of the log of a container that
-/// writes a lot and exits at once (see tests/probe_pods.rs); the probe reports it as it should.
-const KNOWN_CLUSTER_FAILURES: &[&str] = &["large-output"];
-
-/// Asserts that exactly `failed` failed, `skipped` were skipped, and every other probe passed
-/// (probes in [`KNOWN_CLUSTER_FAILURES`] may pass or fail).
+/// Asserts that exactly `failed` failed, `skipped` were skipped, and every other probe passed.
 fn assert_verdicts(run: &TestRun, failed: &[&str], skipped: &[&str]) {
     let table = verdicts(run);
     let shown = table
@@ -49,8 +43,6 @@ fn assert_verdicts(run: &TestRun, failed: &[&str], skipped: &[&str]) {
             "Failed"
         } else if skipped.contains(&name.as_str()) {
             "Skipped"
-        } else if KNOWN_CLUSTER_FAILURES.contains(&name.as_str()) {
-            continue;
         } else {
             "Passed"
         };
@@ -109,6 +101,7 @@ async fn the_whole_catalog_passes_under_runc_with_the_observed_values() {
             format!("{:?}", proctor::probes::DEFAULT_ENV_VALUE)
         );
         assert_eq!(observed("working-dir", "workingDir"), "/tmp");
+        assert_eq!(observed("large-output", "lineCount"), "20000");
         assert_eq!(observed("oom-kill", "reason"), "OOMKilled");
         assert_eq!(observed("restart-count", "restartCount"), "2");
         assert_eq!(

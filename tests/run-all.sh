@@ -33,4 +33,5 @@ kubeconfig=$(tests/cluster/up.sh | tail -n 1)
 export PROCTOR_TEST_KUBECONFIG=$kubeconfig
 
 step "tests against the real cluster"
-cargo test --workspace --locked -- --ignored
+# Two at a time: each e2e test runs a whole catalog of pods on a 2-core node.
+cargo test --workspace --locked -- --ignored --test-threads=2

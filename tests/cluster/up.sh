@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings up Proctor's single-node test cluster on this machine, from nothing:
-#   Debian packages (containerd, runc, CNI plugins, etcd, busybox-static, umoci, ...),
-#   Kubernetes components built from the pinned upstream Go module (tests/cluster/k8s),
+#   Debian packages (runc, CNI plugins, etcd, busybox-static, umoci, ...),
+#   Kubernetes components and containerd built from pinned upstream Go modules
+#   (tests/cluster/k8s, tests/cluster/containerd),
 #   locally built probe and pause images imported into containerd (nothing is ever pulled),
 #   certificates and kubeconfigs made with openssl, and one RuntimeClass per runtime handler:
 #   `runc` plus a `faulty-<fault>` class for every fault of tests/cluster/faulty-runc.
@@ -45,7 +46,7 @@ healthy() {
 # ---------------------------------------------------------------------------------------------
 # Packages and builds (cached; nothing here depends on cluster state)
 
-DEBIAN_PACKAGES=(containerd runc containernetworking-plugins etcd-server busybox-static umoci
+DEBIAN_PACKAGES=(runc containernetworking-plugins etcd-server busybox-static umoci
   iptables conntrack openssl iproute2 curl gcc libc6-dev)
 
 install_packages() {
@@ -82,6 +83,26 @@ build_kubernetes() {
     mv "$out.tmp" "$out"
   fi
   K8S_BINARY=$out
+}
+
+# containerd, its runc shim and ctr, built from the pinned module (tests/cluster/containerd).
+build_containerd() {
+  local key dir version c
+  version=$(awk '$1 == "github.com/containerd/containerd" && $2 ~ /^v/ { print $2; exit }' "$CLUSTER_SRC/containerd/go.mod")
+  [[ -n $version ]] || die "no containerd version in $CLUSTER_SRC/containerd/go.mod"
+  key=$(cat "$CLUSTER_SRC/containerd/go.mod" "$CLUSTER_SRC/containerd/go.sum" | sha256sum | cut -c1-12)
+  dir=$CACHE_DIR/containerd/$version-$key
+  if [[ ! -x $dir/ctr ]]; then
+    log "building containerd $version (cached in $CACHE_DIR)"
+    mkdir -p "$dir.tmp"
+    for c in containerd containerd-shim-runc-v2 ctr; do
+      (cd "$CLUSTER_SRC/containerd" && go build -trimpath -tags "no_btrfs urfave_cli_no_docs" \
+        -ldflags "-s -w -X github.com/containerd/containerd/version.Version=$version" \
+        -o "$dir.tmp/$c" "github.com/containerd/containerd/cmd/$c")
+    done
+    rm -rf "$dir" && mv "$dir.tmp" "$dir"
+  fi
+  CONTAINERD_DIR=$dir
 }
 
 build_faulty_runc() {
@@ -221,6 +242,10 @@ write_configs() {
   local fault
   mkdir -p "$CONF" "$CLUSTER_DIR/cni/net.d" "$CLUSTER_DIR/cni/ipam"
   ln -sfn "$K8S_BINARY" "$BIN/k8s"
+  # First on PATH: containerd finds its shim there, and ctr must speak to the same version.
+  for c in containerd containerd-shim-runc-v2 ctr; do
+    ln -sfn "$CONTAINERD_DIR/$c" "$BIN/$c"
+  done
   for c in kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubectl; do
     ln -sfn k8s "$BIN/$c"
   done
@@ -514,6 +539,7 @@ main() {
   local started=$SECONDS
   install_packages
   build_kubernetes
+  build_containerd
   build_faulty_runc
   build_images
   if [[ -d $CLUSTER_DIR ]]; then
