@@ -178,7 +178,7 @@ async fn each_faulty_runtime_fails_exactly_the_probes_that_check_its_behaviour()
         })
         .await;
     }))
-    .buffer_unordered(2)
+    .buffer_unordered(1)
     .collect::<Vec<()>>();
     cases.await;
 }

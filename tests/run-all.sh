@@ -33,5 +33,8 @@ kubeconfig=$(tests/cluster/up.sh | tail -n 1)
 export PROCTOR_TEST_KUBECONFIG=$kubeconfig
 
 step "tests against the real cluster"
-# Two at a time: each e2e test runs a whole catalog of pods on a 2-core node.
-cargo test --workspace --locked -- --ignored --test-threads=2
+# One at a time: each e2e test runs a whole catalog of pods on a 2-core node, and under that
+# load containerd (cgroup v1) can handle an OOM-killed container's exit before its OOM event and
+# report reason Error instead of OOMKilled -- a real race the oomKill probe reports, not one the
+# suite should provoke.
+cargo test --workspace --locked -- --ignored --test-threads=1
