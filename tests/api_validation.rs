@@ -124,6 +124,15 @@ async fn invalid_runs_are_refused_with_a_clear_message() {
                 "an action is either exec or delete",
             ),
             (
+                "custom probe that deletes its pod and expects its log",
+                json!({"probes": [probe(json!({"custom": {
+                    "command": ["sleep", "60"],
+                    "actions": [{"delete": {"gracePeriodSeconds": 1}}],
+                    "expect": {"logContains": ["x"]},
+                }}))]}),
+                "cannot expect log content",
+            ),
+            (
                 "parallelism out of range",
                 json!({"parallelism": 0, "probes": [probe(json!({"env": {}}))]}),
                 "greater than or equal to 1",

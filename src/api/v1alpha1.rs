@@ -406,6 +406,7 @@ pub struct RestartCountProbe {
 /// A user-defined probe: a pod, actions on it, and what must be observed.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.actions) || !self.actions.exists(a, has(a.delete)) || (!has(self.expect.logEquals) && !has(self.expect.logContains))").message("a custom probe that deletes its pod cannot expect log content: the log goes with the container; expect a terminationMessage instead"))]
 pub struct CustomProbe {
     /// The container's command (argv; no shell unless you name one).
     #[schemars(length(min = 1, max = 64), inner(length(max = 4096)))]
@@ -643,9 +644,16 @@ pub struct ProbeStatus {
     /// Repetitions that passed.
     #[serde(default)]
     pub passed_attempts: i32,
+    /// Actions of a custom probe carried out so far in this attempt.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub actions_done: i32,
     /// For probes that delete a pod: what happened between the delete and the end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub termination: Option<TerminationTimeline>,
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema, Default)]

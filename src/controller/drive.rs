@@ -42,6 +42,8 @@ pub enum Step {
     DeleteWhenReady { grace_period_seconds: i64 },
     /// Delete every pod of the attempt now, without waiting (churn).
     DeleteAll,
+    /// Carry out action `index` of a custom probe (exec or delete) on its running pod.
+    CustomAction { index: usize },
     /// Look for the probe's marker in the node's process table (from the inspector pod), then
     /// judge: the process-group-kill probe after its pod was killed.
     Inspect,
@@ -240,6 +242,33 @@ pub fn next(view: &ProbeView) -> Step {
                 Step::Wait
             }
         }
+        ProbeKind::Custom(custom) => {
+            let actions = custom.actions.as_deref().unwrap_or_default();
+            let done = usize::try_from(view.status.actions_done).unwrap_or_default();
+            if done < actions.len() {
+                if running {
+                    Step::CustomAction { index: done }
+                } else if finished {
+                    Step::Finish(Outcome::error(
+                        "PodEnded",
+                        format!(
+                            "pod {} ended before action {} of {}",
+                            first.name,
+                            done + 1,
+                            actions.len()
+                        ),
+                    ))
+                } else {
+                    Step::Wait
+                }
+            } else if finished || (first.terminated().is_some() && view.deletion_requested()) {
+                Step::Judge {
+                    read_log: needs_log(kind),
+                }
+            } else {
+                Step::Wait
+            }
+        }
         _ if finished => Step::Judge {
             read_log: needs_log(kind),
         },
@@ -344,5 +373,329 @@ fn describe(pod: &PodObservation) -> String {
         }
         ContainerState::Running { .. } => "running".into(),
         ContainerState::Terminated(t) => format!("terminated, exit code {}", t.exit_code),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::Pod;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    use super::*;
+    use crate::api::TerminationTimeline;
+
+    fn observed(fixture: &str) -> PodObservation {
+        let text = match fixture {
+            "running" => include_str!("../../tests/fixtures/pods/running.json"),
+            "exit-42" => include_str!("../../tests/fixtures/pods/exit-42.json"),
+            "image-pull-error" => include_str!("../../tests/fixtures/pods/image-pull-error.json"),
+            "graceful-shutdown-runc" => {
+                include_str!("../../tests/fixtures/pods/graceful-shutdown-runc.json")
+            }
+            other => panic!("no fixture {other}"),
+        };
+        PodObservation::of(&serde_json::from_str::<Pod>(text).unwrap())
+    }
+
+    fn probe(kind: ProbeKind) -> ResolvedProbe {
+        ResolvedProbe {
+            name: "p".into(),
+            kind,
+            image: "i".into(),
+            runtime_class_name: None,
+            timeout_seconds: 60,
+            repeat: 1,
+        }
+    }
+
+    fn t(second: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + second).unwrap()
+    }
+
+    fn running_status() -> ProbeStatus {
+        ProbeStatus {
+            phase: ProbePhase::Running,
+            started_at: Some(Time(t(0))),
+            pods: vec!["pod".into()],
+            attempts: 1,
+            ..ProbeStatus::default()
+        }
+    }
+
+    fn step(
+        kind: ProbeKind,
+        status: &ProbeStatus,
+        pod: Option<&str>,
+        now: i64,
+        privileged: bool,
+    ) -> Step {
+        let probe = probe(kind);
+        let view = ProbeView {
+            probe: &probe,
+            status,
+            pods: vec![("pod".into(), pod.map(observed))],
+            allow_privileged: privileged,
+            now: t(now),
+        };
+        next(&view)
+    }
+
+    #[test]
+    fn a_pending_probe_starts_unless_it_needs_privileges_it_was_not_given() {
+        let pending = ProbeStatus::default();
+        assert_eq!(
+            step(ProbeKind::ExitCode { code: 1 }, &pending, None, 0, false),
+            Step::Start
+        );
+        let Step::Finish(outcome) = step(
+            ProbeKind::ProcessGroupKill { children: 2 },
+            &pending,
+            None,
+            0,
+            false,
+        ) else {
+            panic!("expected Skipped");
+        };
+        assert_eq!(
+            (outcome.verdict, outcome.reason.as_str()),
+            (Verdict::Skipped, "PrivilegedNotAllowed")
+        );
+        assert_eq!(
+            step(
+                ProbeKind::ProcessGroupKill { children: 2 },
+                &pending,
+                None,
+                0,
+                true
+            ),
+            Step::Start
+        );
+    }
+
+    #[test]
+    fn finished_pods_are_judged_and_running_ones_waited_for() {
+        let s = running_status();
+        assert_eq!(
+            step(
+                ProbeKind::ExitCode { code: 42 },
+                &s,
+                Some("exit-42"),
+                5,
+                false
+            ),
+            Step::Judge { read_log: false }
+        );
+        assert_eq!(
+            step(
+                ProbeKind::Env {
+                    name: "X".into(),
+                    value: "v".into()
+                },
+                &s,
+                Some("exit-42"),
+                5,
+                false
+            ),
+            Step::Judge { read_log: true }
+        );
+        assert_eq!(
+            step(
+                ProbeKind::ExitCode { code: 42 },
+                &s,
+                Some("running"),
+                5,
+                false
+            ),
+            Step::Wait
+        );
+    }
+
+    #[test]
+    fn a_pod_that_cannot_start_is_an_error_at_once() {
+        let Step::Finish(outcome) = step(
+            ProbeKind::ExitCode { code: 1 },
+            &running_status(),
+            Some("image-pull-error"),
+            2,
+            false,
+        ) else {
+            panic!("expected Finish");
+        };
+        assert_eq!(
+            (outcome.verdict, outcome.reason.as_str()),
+            (Verdict::Error, "PodCannotStart")
+        );
+    }
+
+    #[test]
+    fn a_missing_pod_is_waited_for_briefly_then_an_error() {
+        let s = running_status();
+        assert_eq!(
+            step(ProbeKind::ExitCode { code: 1 }, &s, None, 2, false),
+            Step::Wait
+        );
+        let Step::Finish(outcome) = step(ProbeKind::ExitCode { code: 1 }, &s, None, 30, false)
+        else {
+            panic!()
+        };
+        assert_eq!(outcome.reason, "PodDisappeared");
+        // Churn pods that are gone were deleted by Proctor: success.
+        let Step::Finish(churn) = step(
+            ProbeKind::RapidCreateDelete { pods: 1 },
+            &s,
+            None,
+            30,
+            false,
+        ) else {
+            panic!()
+        };
+        assert_eq!(churn.verdict, Verdict::Passed);
+    }
+
+    #[test]
+    fn running_out_of_time_fails_the_probes_about_ending_in_time_and_errors_the_others() {
+        let s = running_status();
+        let Step::Finish(stuck) = step(ProbeKind::CommandNotFound, &s, Some("running"), 61, false)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (stuck.verdict, stuck.reason.as_str()),
+            (Verdict::Failed, "StuckNotFailed")
+        );
+        let Step::Finish(deadline) = step(
+            ProbeKind::DeadlineExceeded { seconds: 5 },
+            &s,
+            Some("running"),
+            61,
+            false,
+        ) else {
+            panic!()
+        };
+        assert_eq!(deadline.reason, "DeadlineNotEnforced");
+        let Step::Finish(other) = step(
+            ProbeKind::ExitCode { code: 1 },
+            &s,
+            Some("running"),
+            61,
+            false,
+        ) else {
+            panic!()
+        };
+        assert_eq!(
+            (other.verdict, other.reason.as_str()),
+            (Verdict::Error, "Timeout")
+        );
+        assert!(other.message.contains("pod: running"), "{}", other.message);
+    }
+
+    #[test]
+    fn graceful_shutdown_deletes_a_running_pod_then_judges_its_end() {
+        let s = running_status();
+        let kind = ProbeKind::GracefulShutdown {
+            grace_period_seconds: 10,
+        };
+        assert_eq!(
+            step(kind.clone(), &s, Some("running"), 3, false),
+            Step::DeleteWhenReady {
+                grace_period_seconds: 10
+            }
+        );
+        let deleted = ProbeStatus {
+            termination: Some(TerminationTimeline {
+                delete_requested_at: Some(Time(t(4))),
+                ..TerminationTimeline::default()
+            }),
+            ..running_status()
+        };
+        assert_eq!(
+            step(kind.clone(), &deleted, Some("running"), 5, false),
+            Step::Wait
+        );
+        assert_eq!(
+            step(kind, &deleted, Some("graceful-shutdown-runc"), 6, false),
+            Step::Judge { read_log: false }
+        );
+    }
+
+    #[test]
+    fn exec_probes_exec_into_a_running_pod() {
+        let s = running_status();
+        let Step::Exec { command } = step(
+            ProbeKind::ExecExitCode { code: 7 },
+            &s,
+            Some("running"),
+            2,
+            false,
+        ) else {
+            panic!()
+        };
+        assert_eq!(command.last().map(String::as_str), Some("7"));
+        assert_eq!(
+            step(ProbeKind::ExecMissingBinary, &s, Some("running"), 2, false),
+            Step::Exec {
+                command: vec![crate::probes::MISSING_BINARY.to_owned()]
+            }
+        );
+    }
+
+    #[test]
+    fn custom_actions_run_in_order_before_the_judgement() {
+        let custom: crate::api::CustomProbe = serde_yaml::from_str(
+            "command: [sleep, '60']\nactions: [{exec: {command: ['true']}}, {delete: {gracePeriodSeconds: 1}}]\nexpect: {exitCode: 0}",
+        )
+        .unwrap();
+        let kind = ProbeKind::Custom(Box::new(custom));
+        let mut s = running_status();
+        assert_eq!(
+            step(kind.clone(), &s, Some("running"), 1, false),
+            Step::CustomAction { index: 0 }
+        );
+        s.actions_done = 1;
+        assert_eq!(
+            step(kind.clone(), &s, Some("running"), 1, false),
+            Step::CustomAction { index: 1 }
+        );
+        s.actions_done = 2;
+        assert_eq!(
+            step(kind.clone(), &s, Some("running"), 1, false),
+            Step::Wait
+        );
+        assert_eq!(
+            step(kind, &s, Some("exit-42"), 2, false),
+            Step::Judge { read_log: false }
+        );
+    }
+
+    #[test]
+    fn a_repeated_probe_runs_again_after_a_pass_and_stops_at_the_first_failure() {
+        let mut p = probe(ProbeKind::ExitCode { code: 1 });
+        p.repeat = 3;
+        let passed = Outcome {
+            verdict: Verdict::Passed,
+            reason: "AsExpected".into(),
+            message: "ok".into(),
+            checks: vec![],
+        };
+        let s = running_status();
+        assert_eq!(after_attempt(&p, &s, passed.clone()), Step::NextAttempt);
+        let last = ProbeStatus {
+            attempts: 3,
+            ..running_status()
+        };
+        assert_eq!(
+            after_attempt(&p, &last, passed.clone()),
+            Step::Finish(passed)
+        );
+        let failed = Outcome {
+            verdict: Verdict::Failed,
+            reason: "X".into(),
+            message: "expected a, observed b".into(),
+            checks: vec![],
+        };
+        let Step::Finish(outcome) = after_attempt(&p, &s, failed) else {
+            panic!()
+        };
+        assert_eq!(outcome.message, "attempt 1 of 3: expected a, observed b");
     }
 }

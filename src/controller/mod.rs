@@ -397,10 +397,28 @@ impl RunWork<'_> {
                 Step::Judge { read_log } => {
                     let first = ps.pods.first().cloned().unwrap_or_default();
                     let log = if read_log {
-                        Some(
-                            act::read_log(&self.ctx.client, &self.rc.namespace, &first, None)
-                                .await?,
-                        )
+                        match act::read_log(&self.ctx.client, &self.rc.namespace, &first, None)
+                            .await
+                        {
+                            Ok(log) => Some(log),
+                            // The API server answers, but the kubelet has no log for the
+                            // finished container (e.g. it was removed): retrying cannot help.
+                            Err(Error::ReadLog {
+                                source: kube::Error::Api(status),
+                                ..
+                            }) if status.code == 400 || status.code == 404 => {
+                                let outcome = Outcome::error(
+                                    "LogUnavailable",
+                                    format!(
+                                        "the log of pod {first} could not be read: {}",
+                                        status.message
+                                    ),
+                                );
+                                self.judged(probe, ps, outcome).await?;
+                                continue;
+                            }
+                            Err(e) => return Err(e),
+                        }
                     } else {
                         None
                     };
@@ -419,6 +437,7 @@ impl RunWork<'_> {
                         return Ok(());
                     };
                     self.record_timeline(ps, &evidence);
+                    let outcome = verdict::with_action_checks(&ps.checks, outcome);
                     self.judged(probe, ps, outcome).await?;
                 }
                 Step::Exec { command } => {
@@ -489,6 +508,43 @@ impl RunWork<'_> {
                     });
                     self.requeue_within(Duration::from_secs(1));
                     return Ok(());
+                }
+                Step::CustomAction { index } => {
+                    let probes::ProbeKind::Custom(custom) = &probe.kind else {
+                        return Ok(());
+                    };
+                    let Some(action) = custom.actions.as_deref().unwrap_or_default().get(index)
+                    else {
+                        return Ok(());
+                    };
+                    let first = ps.pods.first().cloned().unwrap_or_default();
+                    if let Some(exec) = &action.exec {
+                        let (observed, _, _) = act::exec(
+                            &self.ctx.client,
+                            &self.rc.namespace,
+                            &first,
+                            probes::CONTAINER,
+                            exec.command.clone(),
+                        )
+                        .await?;
+                        ps.checks.push(verdict::exec_action_check(
+                            index,
+                            exec.expect_exit_code,
+                            &observed,
+                        ));
+                    }
+                    if let Some(delete) = &action.delete {
+                        let grace = i64::from(delete.grace_period_seconds);
+                        act::delete_pod(&self.ctx.client, &self.rc.namespace, &first, Some(grace))
+                            .await?;
+                        ps.termination = Some(TerminationTimeline {
+                            grace_period_seconds: grace,
+                            delete_requested_at: Some(Time(self.now)),
+                            ..TerminationTimeline::default()
+                        });
+                    }
+                    ps.actions_done += 1;
+                    self.requeue_within(Duration::from_millis(500));
                 }
                 Step::Inspect => {
                     let deleted_at = ps
@@ -581,6 +637,8 @@ impl RunWork<'_> {
             .iter()
             .filter_map(|p| p.metadata.name.clone())
             .collect();
+        ps.actions_done = 0;
+        ps.checks.clear();
         ps.termination = None;
         self.requeue_within(Duration::from_secs(1));
         Ok(())

@@ -417,6 +417,44 @@ fn evaluate_finished(kind: &ProbeKind, pod: &PodObservation, evidence: &Evidence
     }
 }
 
+/// A custom probe's outcome with the checks of its actions (execs) in front: an action whose
+/// check failed fails the probe even when the final expectations held.
+pub fn with_action_checks(actions: &[Check], outcome: Outcome) -> Outcome {
+    if actions.is_empty() {
+        return outcome;
+    }
+    let mut checks = actions.to_vec();
+    checks.extend(outcome.checks.iter().cloned());
+    match (outcome.verdict, actions.iter().find(|c| !c.passed)) {
+        (Verdict::Passed, Some(failed)) => Outcome {
+            verdict: Verdict::Failed,
+            reason: format!("{}Mismatch", upper_first(&failed.name)),
+            message: format!(
+                "expected {} {}, observed {}",
+                words(&failed.name),
+                failed.expected,
+                failed.observed
+            ),
+            checks,
+        },
+        _ => Outcome { checks, ..outcome },
+    }
+}
+
+/// The check of one exec action of a custom probe.
+pub fn exec_action_check(index: usize, expected: Option<i32>, exec: &ExecObservation) -> Check {
+    let observed = match (exec.exit_code, &exec.error) {
+        (Some(code), _) => code.to_string(),
+        (None, Some(error)) => format!("error: {error}"),
+        (None, None) => "no status".into(),
+    };
+    let name = format!("action{}ExitCode", index + 1);
+    match expected {
+        Some(code) => check(&name, code, &observed, exec.exit_code == Some(code)),
+        None => check(&name, "any", &observed, true),
+    }
+}
+
 fn evaluate_custom(
     expect: &crate::api::Expectations,
     pod: &PodObservation,

@@ -369,3 +369,19 @@ fn an_empty_log_is_observed_as_empty_text() {
         )
     );
 }
+
+#[test]
+fn a_failed_action_fails_a_custom_probe_whose_expectations_held() {
+    let passed = judge(ProbeKind::ExitCode { code: 42 }, "exit-42", None);
+    let exec = ExecObservation {
+        exit_code: Some(0),
+        error: None,
+    };
+    let action = exec_action_check(0, Some(5), &exec);
+    let outcome = with_action_checks(std::slice::from_ref(&action), passed.clone());
+    assert_eq!(outcome.verdict, Verdict::Failed);
+    assert_eq!(outcome.message, "expected action1 exit code 5, observed 0");
+    assert_eq!(outcome.checks.len(), passed.checks.len() + 1);
+    let fine = exec_action_check(0, Some(0), &exec);
+    assert_eq!(with_action_checks(&[fine], passed).verdict, Verdict::Passed);
+}
