@@ -233,6 +233,7 @@ async fn every_fault_of_the_mutation_matrix_has_a_runtime_class() {
         "faulty-env",
         "faulty-cwd",
         "faulty-exit",
+        "faulty-exec",
         "faulty-stderr",
         "faulty-sigterm",
         "faulty-rw",

@@ -162,6 +162,15 @@ async fn each_faulty_runtime_fails_exactly_the_probes_that_check_its_behaviour()
                 "oom-kill",
             ],
         ),
+        // Execs exit 0: the exec probes, and the custom probe's exec action expecting 5.
+        (
+            "faulty-exec",
+            vec![
+                "exec-exit-code",
+                "exec-missing-binary",
+                "custom-exec-then-delete",
+            ],
+        ),
         ("faulty-stderr", vec!["stderr"]),
         (
             "faulty-sigterm",

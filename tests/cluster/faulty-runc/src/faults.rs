@@ -16,6 +16,9 @@ pub struct Fault {
     pub rewrite_signal: fn(&str) -> Option<&'static str>,
     /// Sends the workload's stderr to /dev/null.
     pub silences_stderr: bool,
+    /// Edits the process spec of `runc exec` (`--process FILE`); returns what it did, empty
+    /// when nothing was needed.
+    pub edit_exec: fn(&mut Value) -> Result<String, String>,
 }
 
 const PASS: Fault = Fault {
@@ -24,6 +27,7 @@ const PASS: Fault = Fault {
     edit_spec: |_| Ok(String::new()),
     rewrite_signal: |_| None,
     silences_stderr: false,
+    edit_exec: |_| Ok(String::new()),
 };
 
 pub const FAULTS: &[Fault] = &[
@@ -44,6 +48,13 @@ pub const FAULTS: &[Fault] = &[
         name: "exit",
         breaks: "the process always exits 0",
         edit_spec: exit_zero,
+        ..PASS
+    },
+    Fault {
+        name: "exec",
+        breaks: "commands run with exec always exit 0",
+        edit_spec: prepare_exec_zero,
+        edit_exec: exec_zero,
         ..PASS
     },
     Fault {
@@ -127,11 +138,18 @@ while kill -0 "$child" 2>/dev/null; do wait "$child"; done
 exit 0"#;
 
 fn exit_zero(spec: &mut Value) -> Result<String, String> {
-    let busybox = std::env::var("FAULTY_RUNC_BUSYBOX").unwrap_or_else(|_| "/bin/busybox".into());
-    let args = spec
-        .pointer_mut("/process/args")
+    let process = spec.get_mut("process").ok_or("spec has no process")?;
+    wrap_exit_zero(process)?;
+    mount_exit_shell(spec)?;
+    Ok("process wrapped to exit 0".to_owned())
+}
+
+/// Wraps a process's argv in the exit-0 shell (which must be mounted in the container).
+fn wrap_exit_zero(process: &mut Value) -> Result<(), String> {
+    let args = process
+        .get_mut("args")
         .and_then(Value::as_array_mut)
-        .ok_or("spec has no process.args")?;
+        .ok_or("process has no args")?;
     let mut wrapped = vec![
         json!(EXIT_SHELL),
         json!("sh"),
@@ -141,6 +159,12 @@ fn exit_zero(spec: &mut Value) -> Result<String, String> {
     ];
     wrapped.append(args);
     *args = wrapped;
+    Ok(())
+}
+
+/// Bind-mounts the host's static busybox at [`EXIT_SHELL`] in the container.
+fn mount_exit_shell(spec: &mut Value) -> Result<(), String> {
+    let busybox = std::env::var("FAULTY_RUNC_BUSYBOX").unwrap_or_else(|_| "/bin/busybox".into());
     let mounts = spec
         .get_mut("mounts")
         .and_then(Value::as_array_mut)
@@ -151,7 +175,20 @@ fn exit_zero(spec: &mut Value) -> Result<String, String> {
         "source": busybox,
         "options": ["rbind", "ro", "nosuid", "nodev"],
     }));
-    Ok("process wrapped to exit 0".to_owned())
+    Ok(())
+}
+
+/// `faulty-exec` on create: the container itself runs unchanged; only the exit shell is mounted
+/// for the execs to come.
+fn prepare_exec_zero(spec: &mut Value) -> Result<String, String> {
+    mount_exit_shell(spec)?;
+    Ok("exit shell mounted for execs".to_owned())
+}
+
+/// `faulty-exec` on exec: the exec'd process always exits 0.
+fn exec_zero(process: &mut Value) -> Result<String, String> {
+    wrap_exit_zero(process)?;
+    Ok("exec wrapped to exit 0".to_owned())
 }
 
 fn term_to_kill(signal: &str) -> Option<&'static str> {
@@ -277,6 +314,19 @@ mod tests {
         }
         assert_eq!((fault.rewrite_signal)("2"), None);
         assert_eq!((fault.rewrite_signal)("9"), None);
+    }
+
+    #[test]
+    fn exec_fault_leaves_the_container_alone_and_wraps_execs() {
+        let (spec, _) = apply("exec");
+        assert_eq!(spec["process"], container_spec()["process"]);
+        let mount = spec["mounts"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(mount["destination"], json!(EXIT_SHELL));
+        let mut process = json!({"args": ["sh", "-c", "exit 7"], "cwd": "/"});
+        let what = (Fault::by_name("exec").unwrap().edit_exec)(&mut process).unwrap();
+        assert_eq!(what, "exec wrapped to exit 0");
+        assert_eq!(process["args"][0], json!(EXIT_SHELL));
+        assert_eq!(process["args"][7], json!("exit 7"));
     }
 
     #[test]

@@ -71,7 +71,20 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         },
-        Invocation::Exec => silence_stderr = fault.silences_stderr,
+        Invocation::Exec { process } => {
+            silence_stderr = fault.silences_stderr;
+            if let Some(process) = process {
+                match edit_json_file(process, fault.edit_exec) {
+                    Ok(what) if !what.is_empty() => log(fault, &format!("exec: {what}")),
+                    Ok(_) => {}
+                    Err(message) => {
+                        log(fault, &format!("exec: {message}"));
+                        eprintln!("faulty-runc: {message}");
+                        return ExitCode::from(1);
+                    }
+                }
+            }
+        }
         Invocation::Kill { signal_at, present } => {
             // runc's default signal is SIGTERM; spell it out so a fault can rewrite it.
             if !present {
@@ -140,6 +153,25 @@ fn apply_to_bundle(fault: &Fault, bundle: &Path) -> Result<Option<String>, Strin
     fs::write(&tmp, out).map_err(|e| format!("write {}: {e}", tmp.display()))?;
     fs::rename(&tmp, &path).map_err(|e| format!("replace {}: {e}", path.display()))?;
     Ok(Some(what))
+}
+
+/// Applies `edit` to a JSON file in place (atomically); returns what the edit reported.
+fn edit_json_file(
+    path: &Path,
+    edit: fn(&mut serde_json::Value) -> Result<String, String>,
+) -> Result<String, String> {
+    let text = fs::read_to_string(path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    let mut value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("parse {}: {e}", path.display()))?;
+    let original = value.clone();
+    let what = edit(&mut value)?;
+    if value != original {
+        let tmp = path.with_extension("faulty-runc");
+        let out = serde_json::to_vec(&value).map_err(|e| format!("encode: {e}"))?;
+        fs::write(&tmp, out).map_err(|e| format!("write {}: {e}", tmp.display()))?;
+        fs::rename(&tmp, path).map_err(|e| format!("replace {}: {e}", path.display()))?;
+    }
+    Ok(what)
 }
 
 fn real_runc() -> Option<PathBuf> {

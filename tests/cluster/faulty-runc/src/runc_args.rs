@@ -10,8 +10,10 @@ pub enum Invocation {
     Create {
         bundle: PathBuf,
     },
-    /// `exec`: a new process in a running container.
-    Exec,
+    /// `exec`: a new process in a running container, described by the `--process` file.
+    Exec {
+        process: Option<PathBuf>,
+    },
     /// `kill`: `signal_at` is the index (in the arguments after argv[0]) where the signal is or,
     /// when `present` is false, where runc's default (SIGTERM) would have to be written.
     Kill {
@@ -26,6 +28,8 @@ const GLOBAL_FLAGS_WITH_VALUE: &[&str] =
     &["--root", "--log", "--log-format", "--criu", "--rootless"];
 /// Flags of `create`/`run`/`kill` that take a value.
 const COMMAND_FLAGS_WITH_VALUE: &[&str] = &[
+    "--process",
+    "-p",
     "--bundle",
     "-b",
     "--console-socket",
@@ -57,7 +61,9 @@ impl Invocation {
                     .unwrap_or_default();
                 Invocation::Create { bundle }
             }
-            "exec" => Invocation::Exec,
+            "exec" => Invocation::Exec {
+                process: flag_value(&flags, &["--process", "-p"]).map(PathBuf::from),
+            },
             "kill" => match positionals.get(1) {
                 Some(&at) => Invocation::Kill {
                     signal_at: at,
@@ -180,8 +186,10 @@ mod tests {
     fn other_commands_are_passed_through() {
         assert_eq!(parse("--root /r state abc"), Invocation::Other);
         assert_eq!(
-            parse("--root /r exec --process /p.json abc"),
-            Invocation::Exec
+            parse("--root /r exec --process /p.json --detach --pid-file /x abc"),
+            Invocation::Exec {
+                process: Some(PathBuf::from("/p.json"))
+            }
         );
         assert_eq!(parse("--version"), Invocation::Other);
     }
