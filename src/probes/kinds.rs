@@ -385,14 +385,31 @@ impl ProbeKind {
             }
             ProbeKind::OomKill { limit_mib } => {
                 set_memory(container, *limit_mib);
-                // dd allocates its whole block before reading: four times the limit.
-                container.command = Some(vec![
-                    "dd".into(),
-                    "if=/dev/zero".into(),
-                    "of=/dev/null".into(),
-                    format!("bs={}M", limit_mib * 4),
-                    "count=1".into(),
-                ]);
+                // dd allocates its whole block before reading: four times the limit. The shell
+                // outlives it by a second, so that the runtime's OOM event for the container is
+                // sure to precede the container's exit: when the killed process is the last one,
+                // containerd can report the exit first, and the kubelet then records reason
+                // Error for good (a race of the runtime, seen about once in ten here).
+                script(
+                    container,
+                    r#"dd if=/dev/zero of=/dev/null bs="$1" count=1; code=$?; sleep 1; exit "$code""#,
+                    &[&format!("{}M", limit_mib * 4)],
+                );
+                // On cgroup v1 the pod's cgroup gets the same limit as this container when every
+                // container has one, and the pod's (with the pause process in it) is reached
+                // first: the runtime then often sees no OOM in the container's own cgroup and
+                // reports reason Error. A sidecar without a limit leaves the pod's cgroup
+                // unlimited, so the kill happens where it is being checked.
+                let mut holder = container.clone();
+                holder.name = "limit-holder".into();
+                holder.resources = None;
+                holder.restart_policy = Some("Always".into());
+                holder.command = Some(
+                    ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
+                        .map(str::to_owned)
+                        .to_vec(),
+                );
+                spec.init_containers = Some(vec![holder]);
             }
             ProbeKind::DeadlineExceeded { seconds } => {
                 spec.active_deadline_seconds = Some(i64::from(*seconds));

@@ -181,7 +181,7 @@ fn kind_specific_pod_fields() {
     let cases: Vec<(&str, serde_json::Value)> = vec![
         (
             "name: p\noomKill: {limitMiB: 16}",
-            json!({"limits": {"memory": "16Mi"}, "cmd": "bs=64M"}),
+            json!({"limits": {"memory": "16Mi"}, "cmd": "64M"}),
         ),
         (
             "name: p\ndeadlineExceeded: {seconds: 5}",
