@@ -235,6 +235,7 @@ async fn every_fault_of_the_mutation_matrix_has_a_runtime_class() {
         "faulty-exit",
         "faulty-exec",
         "faulty-stderr",
+        "faulty-unicode",
         "faulty-sigterm",
         "faulty-rw",
     ] {

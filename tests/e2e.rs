@@ -172,6 +172,9 @@ async fn each_faulty_runtime_fails_exactly_the_probes_that_check_its_behaviour()
             ],
         ),
         ("faulty-stderr", vec!["stderr"]),
+        // Non-ASCII on stdout becomes '?': the unicode probe, and the env probe whose default
+        // value is not ASCII.
+        ("faulty-unicode", vec!["unicode-output", "env"]),
         (
             "faulty-sigterm",
             vec!["graceful-shutdown", "custom-exec-then-delete"],
@@ -388,6 +391,125 @@ async fn process_group_kill_is_checked_from_the_node_when_privileged_is_allowed(
             .find(|c| c.name == "leftoverProcesses")
             .unwrap();
         assert_eq!(check.observed, "0");
+    })
+    .await;
+}
+
+/// Cleanup and TTL: with `cleanup: Always` the probe pods go once the run is finished, and with
+/// `ttlSecondsAfterFinished` the run itself goes. A custom probe's `secretData` volume is
+/// created, mounted read-only, and read.
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn finished_runs_clean_up_their_pods_and_expire_after_their_ttl() {
+    with_namespace("e2e-ttl", |client, ns| async move {
+        install_crd(&client).await;
+        let _controller = ControllerProcess::start(&ns);
+        let mut run = sample_run("ttl", |spec| {
+            spec.probes.retain(|p| p.name == "exit-code");
+            spec.cleanup = Some(proctor::api::CleanupPolicy::Always);
+            spec.ttl_seconds_after_finished = Some(5);
+        });
+        let custom: proctor::api::Probe = serde_yaml::from_str(
+            r#"
+name: secret-volume
+custom:
+  command: [sh, -c, "cat /etc/probe/greeting; touch /etc/probe/x 2>&1; true"]
+  volumes: [{name: data, mountPath: /etc/probe, readOnly: true, secretData: {greeting: hello}}]
+  expect: {exitCode: 0, logContains: [hello, Read-only file system]}
+"#,
+        )
+        .unwrap();
+        run.spec.probes.push(custom);
+        let run = run_to_end(&client, &ns, run, RUN_TIMEOUT).await;
+        assert_verdicts(&run, &[], &[]);
+
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        let runs: Api<TestRun> = Api::namespaced(client.clone(), &ns);
+        let gone = tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                let left = pods.list(&Default::default()).await.unwrap().items.len();
+                let run_left = runs.get_opt("ttl").await.unwrap().is_some();
+                if left == 0 && !run_left {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+        .await;
+        assert!(
+            gone.is_ok(),
+            "pods or the run still present a minute after the run finished"
+        );
+    })
+    .await;
+}
+
+/// A run deleted while a probe pod holds Proctor's finalizer: the pod is released and goes.
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn deleting_a_run_mid_flight_releases_its_pods() {
+    with_namespace("e2e-orphan", |client, ns| async move {
+        install_crd(&client).await;
+        let _controller = ControllerProcess::start(&ns);
+        let run = sample_run("orphan", |spec| {
+            spec.probes.retain(|p| p.name == "graceful-shutdown");
+            spec.probes[0].graceful_shutdown = Some(proctor::api::GracefulShutdownProbe {
+                grace_period_seconds: Some(120),
+            });
+        });
+        let runs: Api<TestRun> = Api::namespaced(client.clone(), &ns);
+        runs.create(&Default::default(), &run).await.unwrap();
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        // Wait until the pod exists with the finalizer, then delete the run under it.
+        tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                let held = pods
+                    .list(&Default::default())
+                    .await
+                    .unwrap()
+                    .items
+                    .iter()
+                    .any(|p| {
+                        p.finalizers()
+                            .iter()
+                            .any(|f| f == proctor::api::POD_FINALIZER)
+                    });
+                if held {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+        .await
+        .expect("the probe pod holds the finalizer");
+        runs.delete("orphan", &kube::api::DeleteParams::foreground())
+            .await
+            .unwrap();
+        let gone = tokio::time::timeout(Duration::from_secs(90), async {
+            loop {
+                if pods
+                    .list(&Default::default())
+                    .await
+                    .unwrap()
+                    .items
+                    .is_empty()
+                    && runs.get_opt("orphan").await.unwrap().is_none()
+                {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+        .await;
+        assert!(
+            gone.is_ok(),
+            "the run's pods were not released: {:?}",
+            pods.list(&Default::default()).await.map(|l| l
+                .items
+                .iter()
+                .map(|p| (p.name_any(), p.finalizers().to_vec()))
+                .collect::<Vec<_>>())
+        );
     })
     .await;
 }

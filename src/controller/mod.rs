@@ -204,6 +204,15 @@ async fn reconcile(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Action, Error
         .map(|p| (p.name_any(), p))
         .collect();
 
+    // A run being deleted runs nothing more: its pods are released so that the garbage
+    // collector can take them (and, with foreground deletion, the run after them).
+    if run.metadata.deletion_timestamp.is_some() {
+        for pod in pods.values() {
+            act::release_pod(&ctx.client, pod).await?;
+        }
+        return Ok(Action::await_change());
+    }
+
     let old_status = run.status.clone().unwrap_or_default();
     let mut status = old_status.clone();
     if status.start_time.is_none() {

@@ -385,14 +385,15 @@ impl ProbeKind {
             }
             ProbeKind::OomKill { limit_mib } => {
                 set_memory(container, *limit_mib);
-                // dd allocates its whole block before reading: four times the limit. The shell
-                // outlives it by a second, so that the runtime's OOM event for the container is
-                // sure to precede the container's exit: when the killed process is the last one,
-                // containerd can report the exit first, and the kubelet then records reason
-                // Error for good (a race of the runtime, seen about once in ten here).
+                // dd allocates its whole block before reading: four times the limit. It starts a
+                // second after the container, and the shell outlives it by a second: the runtime
+                // watches a container's cgroup for OOM events only once the container has
+                // started, and an OOM in the first milliseconds, or an exit processed before the
+                // OOM event, is reported as reason Error (both races seen here with containerd on
+                // cgroup v1; this probe is about OOM reporting, not about those windows).
                 script(
                     container,
-                    r#"dd if=/dev/zero of=/dev/null bs="$1" count=1; code=$?; sleep 1; exit "$code""#,
+                    r#"sleep 1; dd if=/dev/zero of=/dev/null bs="$1" count=1; code=$?; sleep 1; exit "$code""#,
                     &[&format!("{}M", limit_mib * 4)],
                 );
                 // On cgroup v1 the pod's cgroup gets the same limit as this container when every

@@ -16,6 +16,8 @@ pub struct Fault {
     pub rewrite_signal: fn(&str) -> Option<&'static str>,
     /// Sends the workload's stderr to /dev/null.
     pub silences_stderr: bool,
+    /// Passes the workload's stdout through a filter that replaces every non-ASCII byte by `?`.
+    pub mangles_stdout: bool,
     /// Edits the process spec of `runc exec` (`--process FILE`); returns what it did, empty
     /// when nothing was needed.
     pub edit_exec: fn(&mut Value) -> Result<String, String>,
@@ -27,6 +29,7 @@ const PASS: Fault = Fault {
     edit_spec: |_| Ok(String::new()),
     rewrite_signal: |_| None,
     silences_stderr: false,
+    mangles_stdout: false,
     edit_exec: |_| Ok(String::new()),
 };
 
@@ -65,6 +68,13 @@ pub const FAULTS: &[Fault] = &[
         ..PASS
     },
     Fault {
+        name: "unicode",
+        breaks: "non-ASCII bytes on stdout become '?'",
+        edit_spec: |_| Ok("stdout passed through a non-ASCII filter".to_owned()),
+        mangles_stdout: true,
+        ..PASS
+    },
+    Fault {
         name: "sigterm",
         breaks: "a SIGTERM from the kubelet is sent as SIGKILL",
         rewrite_signal: term_to_kill,
@@ -86,6 +96,13 @@ impl Fault {
 
 pub fn names() -> String {
     FAULTS.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+}
+
+/// What the `unicode` fault does to the bytes of stdout.
+pub fn mangle(bytes: &mut [u8]) {
+    for byte in bytes.iter_mut().filter(|b| !b.is_ascii()) {
+        *byte = b'?';
+    }
 }
 
 /// The CRI plugin marks the pause container with this annotation; faults leave it alone.
@@ -327,6 +344,14 @@ mod tests {
         assert_eq!(what, "exec wrapped to exit 0");
         assert_eq!(process["args"][0], json!(EXIT_SHELL));
         assert_eq!(process["args"][7], json!("exit 7"));
+    }
+
+    #[test]
+    fn unicode_fault_replaces_every_non_ascii_byte() {
+        let mut bytes = "héllo 世界\n".as_bytes().to_vec();
+        mangle(&mut bytes);
+        assert_eq!(bytes, b"h??llo ??????\n");
+        assert!(Fault::by_name("unicode").unwrap().mangles_stdout);
     }
 
     #[test]

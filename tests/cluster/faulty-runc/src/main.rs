@@ -32,6 +32,9 @@ const REAL_RUNC_CANDIDATES: &[&str] = &["/usr/sbin/runc", "/usr/bin/runc", "/usr
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "--filter-non-ascii") {
+        return filter_non_ascii();
+    }
     if args.get(1).is_some_and(|a| a == "--list-faults") {
         // Read by tests/cluster/up.sh to declare one runtime handler per fault.
         for fault in faults::FAULTS {
@@ -56,11 +59,13 @@ fn main() -> ExitCode {
 
     let mut rest = rest;
     let mut silence_stderr = false;
+    let mut mangle_stdout = false;
     match &invocation {
         Invocation::Create { bundle } => match apply_to_bundle(fault, bundle) {
             Ok(Some(what)) => {
                 log(fault, &format!("create {}: {what}", bundle.display()));
                 silence_stderr = fault.silences_stderr;
+                mangle_stdout = fault.mangles_stdout;
             }
             Ok(None) => {}
             Err(message) => {
@@ -110,6 +115,26 @@ fn main() -> ExitCode {
         // container's stderr is whatever this process's stderr is when runc starts.
         command.stderr(Stdio::null());
     }
+    if mangle_stdout {
+        // The filter reads what the container writes and passes it on, mangled, to this
+        // process's stdout (the shim's pipe). It outlives runc and ends at the container's EOF.
+        let filter =
+            Command::new(std::env::current_exe().unwrap_or_else(|_| PathBuf::from("faulty-runc")))
+                .arg("--filter-non-ascii")
+                .stdin(Stdio::piped())
+                .spawn();
+        match filter {
+            Ok(mut child) => {
+                if let Some(pipe) = child.stdin.take() {
+                    command.stdout(Stdio::from(pipe));
+                }
+            }
+            Err(e) => {
+                eprintln!("faulty-runc: starting the stdout filter: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
     let error = command.exec();
     eprintln!("faulty-runc: exec {}: {error}", real_runc.display());
     ExitCode::from(127)
@@ -153,6 +178,31 @@ fn apply_to_bundle(fault: &Fault, bundle: &Path) -> Result<Option<String>, Strin
     fs::write(&tmp, out).map_err(|e| format!("write {}: {e}", tmp.display()))?;
     fs::rename(&tmp, &path).map_err(|e| format!("replace {}: {e}", path.display()))?;
     Ok(Some(what))
+}
+
+/// `--filter-non-ascii`: stdin to stdout with every non-ASCII byte replaced.
+fn filter_non_ascii() -> ExitCode {
+    use std::io::Read;
+    let mut input = std::io::stdin().lock();
+    let mut output = std::io::stdout().lock();
+    let mut buf = [0u8; 8192];
+    loop {
+        match input.read(&mut buf) {
+            Ok(0) => return ExitCode::SUCCESS,
+            Ok(n) => {
+                faults::mangle(&mut buf[..n]);
+                if output
+                    .write_all(&buf[..n])
+                    .and_then(|()| output.flush())
+                    .is_err()
+                {
+                    return ExitCode::FAILURE;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return ExitCode::FAILURE,
+        }
+    }
 }
 
 /// Applies `edit` to a JSON file in place (atomically); returns what the edit reported.
