@@ -140,15 +140,14 @@ pub fn next(view: &ProbeView) -> Step {
     for (name, pod) in &view.pods {
         match pod {
             Some(pod) => observed.push(pod),
-            // Churn pods are only ever deleted by Proctor: one that is gone was deleted, perhaps
-            // by a controller that stopped before it could record the delete.
-            None if churn => {}
+            // Churn pods are only ever deleted by Proctor: one that is gone after the delete (or,
+            // when a controller stopped before it could record its delete, long after the start)
+            // was deleted. Right after the start it is merely not in the cache yet.
+            None if churn
+                && (view.deletion_requested()
+                    || since_start(view) >= MISSING_POD_GRACE_SECONDS) => {}
             None => {
-                let since_start = view
-                    .started_at()
-                    .map(|s| view.now.as_second() - s.as_second())
-                    .unwrap_or_default();
-                if since_start < MISSING_POD_GRACE_SECONDS {
+                if since_start(view) < MISSING_POD_GRACE_SECONDS {
                     return Step::Wait;
                 }
                 return Step::Finish(Outcome::error(
@@ -291,6 +290,12 @@ pub fn after_attempt(probe: &ResolvedProbe, status: &ProbeStatus, outcome: Outco
         return Step::Finish(outcome);
     }
     Step::Finish(outcome)
+}
+
+fn since_start(view: &ProbeView) -> i64 {
+    view.started_at()
+        .map(|s| view.now.as_second() - s.as_second())
+        .unwrap_or_default()
 }
 
 fn churn_passed(view: &ProbeView, pods: i32) -> Outcome {
