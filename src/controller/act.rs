@@ -19,24 +19,36 @@ pub const MAX_LOG_BYTES: u64 = 64 * 1024 * 1024;
 const MAX_EXEC_OUTPUT: usize = 4096;
 
 pub async fn create_pod(client: &Client, pod: &Pod) -> Result<(), Error> {
-    let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
-    let name = pod.metadata.name.clone().unwrap_or_default();
-    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
-    match api.create(&PostParams::default(), pod).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.is_already_exists() => Ok(()),
-        Err(source) => Err(Error::CreatePod { name, source }),
-    }
+    create(client, pod)
+        .await
+        .map_err(|(name, source)| Error::CreatePod { name, source })
 }
 
 pub async fn create_secret(client: &Client, secret: &Secret) -> Result<(), Error> {
-    let ns = secret.metadata.namespace.as_deref().unwrap_or_default();
-    let name = secret.metadata.name.clone().unwrap_or_default();
-    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-    match api.create(&PostParams::default(), secret).await {
+    create(client, secret)
+        .await
+        .map_err(|(name, source)| Error::CreateSecret { name, source })
+}
+
+/// Creates a namespaced object; one that already exists (same deterministic name) is success.
+async fn create<K>(client: &Client, object: &K) -> Result<(), (String, kube::Error)>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let meta = object.meta();
+    let name = meta.name.clone().unwrap_or_default();
+    let api: Api<K> = Api::namespaced(
+        client.clone(),
+        meta.namespace.as_deref().unwrap_or_default(),
+    );
+    match api.create(&PostParams::default(), object).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.is_already_exists() => Ok(()),
-        Err(source) => Err(Error::CreateSecret { name, source }),
+        Err(source) => Err((name, source)),
     }
 }
 

@@ -338,8 +338,11 @@ impl RunWork<'_> {
                 }
             };
             ps.kind = resolved.kind.name().into();
-            let can_start =
-                running < parallelism && free_pods >= resolved.kind.pod_count() as usize;
+            // A probe needing more pods than the global cap may start once nothing else runs, or it
+            // would never start at all.
+            let needed = resolved.kind.pod_count() as usize;
+            let can_start = running < parallelism
+                && (free_pods >= needed || free_pods == self.ctx.config.max_running_pods);
             let was_running = ps.phase == ProbePhase::Running;
             self.drive(&resolved, &mut ps, can_start).await?;
             if !was_running && ps.phase == ProbePhase::Running {

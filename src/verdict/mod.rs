@@ -420,25 +420,14 @@ fn evaluate_finished(kind: &ProbeKind, pod: &PodObservation, evidence: &Evidence
 /// A custom probe's outcome with the checks of its actions (execs) in front: an action whose
 /// check failed fails the probe even when the final expectations held.
 pub fn with_action_checks(actions: &[Check], outcome: Outcome) -> Outcome {
-    if actions.is_empty() {
-        return outcome;
+    if actions.is_empty() || outcome.verdict != Verdict::Passed {
+        let mut checks = actions.to_vec();
+        checks.extend(outcome.checks.iter().cloned());
+        return Outcome { checks, ..outcome };
     }
     let mut checks = actions.to_vec();
-    checks.extend(outcome.checks.iter().cloned());
-    match (outcome.verdict, actions.iter().find(|c| !c.passed)) {
-        (Verdict::Passed, Some(failed)) => Outcome {
-            verdict: Verdict::Failed,
-            reason: format!("{}Mismatch", upper_first(&failed.name)),
-            message: format!(
-                "expected {} {}, observed {}",
-                words(&failed.name),
-                failed.expected,
-                failed.observed
-            ),
-            checks,
-        },
-        _ => Outcome { checks, ..outcome },
-    }
+    checks.extend(outcome.checks);
+    Outcome::from_checks(checks, outcome.message)
 }
 
 /// The check of one exec action of a custom probe.
