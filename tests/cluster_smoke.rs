@@ -238,6 +238,7 @@ async fn every_fault_of_the_mutation_matrix_has_a_runtime_class() {
         "faulty-unicode",
         "faulty-sigterm",
         "faulty-rw",
+        "faulty-pgk",
     ] {
         assert!(
             names.iter().any(|n| n == wanted),

@@ -395,6 +395,32 @@ async fn process_group_kill_is_checked_from_the_node_when_privileged_is_allowed(
     .await;
 }
 
+/// The same probe fails when killing the pod kills only its main process (`faulty-pgk`): the
+/// inspector finds the children still running on the node.
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn process_group_kill_fails_when_the_children_survive_the_kill() {
+    with_namespace_at("e2e-pgk-faulty", "privileged", |client, ns| async move {
+        install_crd(&client).await;
+        let _controller = ControllerProcess::start(&ns);
+        let run = sample_run("pgk", |spec| {
+            spec.probes.retain(|p| p.name == "process-group-kill");
+            spec.allow_privileged = Some(true);
+            spec.runtime_class_name = Some("faulty-pgk".into());
+        });
+        let run = run_to_end(&client, &ns, run, RUN_TIMEOUT).await;
+        let probe = run.status.unwrap().probes.remove(0);
+        assert_eq!(probe.verdict, Some(Verdict::Failed), "{probe:?}");
+        let check = probe
+            .checks
+            .iter()
+            .find(|c| c.name == "leftoverProcesses")
+            .unwrap();
+        assert_eq!(check.observed, "2", "both children survive: {probe:?}");
+    })
+    .await;
+}
+
 /// Cleanup and TTL: with `cleanup: Always` the probe pods go once the run is finished, and with
 /// `ttlSecondsAfterFinished` the run itself goes. A custom probe's `secretData` volume is
 /// created, mounted read-only, and read.

@@ -82,18 +82,27 @@ pub async fn release_pod(client: &Client, pod: &Pod) -> Result<(), Error> {
     let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
     let name = pod.metadata.name.clone().unwrap_or_default();
     let rest: Vec<&String> = finalizers.iter().filter(|f| *f != POD_FINALIZER).collect();
-    // The resourceVersion makes this a compare-and-swap: a concurrent change of the finalizers
-    // fails with a conflict and is retried from fresh state instead of being overwritten.
-    let patch = json!({
-        "metadata": {"finalizers": rest, "resourceVersion": pod.metadata.resource_version},
-    });
+    // Test-and-replace of the finalizers alone: a concurrent change of the finalizers fails the
+    // patch (retried from fresh state) instead of being overwritten, while the kubelet's many
+    // status updates do not get in the way as a resourceVersion check would.
+    let patch: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "test", "path": "/metadata/finalizers", "value": finalizers},
+        {"op": "replace", "path": "/metadata/finalizers", "value": rest},
+    ]))
+    .map_err(|e| Error::ReleasePodPatch {
+        name: name.clone(),
+        message: e.to_string(),
+    })?;
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
     match api
-        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
         .await
     {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
+        // The test failed: the cached pod is behind (perhaps already released); the next
+        // reconcile sees the current finalizers and tries again if still needed.
+        Err(kube::Error::Api(s)) if s.code == 422 => Ok(()),
         Err(source) => Err(Error::ReleasePod { name, source }),
     }
 }

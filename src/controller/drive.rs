@@ -219,7 +219,18 @@ pub fn next(view: &ProbeView) -> Step {
             }
         }
         ProbeKind::ProcessGroupKill { .. } => {
-            if first.terminated().is_some() {
+            // Children that survive the kill may keep the container from ever terminating (they
+            // hold its stdio): look at the node once the grace period is over, whatever the
+            // container's state.
+            let grace_over = view
+                .status
+                .termination
+                .as_ref()
+                .and_then(|t| t.delete_requested_at.as_ref())
+                .is_some_and(|d| {
+                    view.now.as_second() - d.0.as_second() >= PROCESS_GROUP_KILL_GRACE_SECONDS + 5
+                });
+            if first.terminated().is_some() || grace_over {
                 Step::Inspect
             } else {
                 Step::Wait

@@ -79,6 +79,8 @@ pub enum Error {
     DeletePod { name: String, source: kube::Error },
     #[error("releasing pod {name}: {source}")]
     ReleasePod { name: String, source: kube::Error },
+    #[error("releasing pod {name}: building the patch: {message}")]
+    ReleasePodPatch { name: String, message: String },
     #[error("reading the log of pod {name}: {source}")]
     ReadLog { name: String, source: kube::Error },
     #[error("reading the log of pod {name}: {message}")]
@@ -98,7 +100,7 @@ impl Error {
             Error::CrdMissing(_) => "crd_missing",
             Error::CreatePod { .. } | Error::CreateSecret { .. } => "create",
             Error::DeletePod { .. } | Error::DeleteRun { .. } => "delete",
-            Error::ReleasePod { .. } => "finalizer",
+            Error::ReleasePod { .. } | Error::ReleasePodPatch { .. } => "finalizer",
             Error::ReadLog { .. } | Error::ReadLogStream { .. } => "logs",
             Error::Exec { .. } => "exec",
             Error::ApplyStatus { .. } => "status",
@@ -254,6 +256,7 @@ async fn reconcile(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Action, Error
     if status != old_status {
         act::apply_status(&ctx.client, &run, &status, &ctx.config.field_manager).await?;
     }
+    work.release_finished(&status).await;
 
     if finished {
         work.clean_up(&status).await?;
@@ -351,6 +354,16 @@ impl RunWork<'_> {
             }
             if was_running && ps.phase == ProbePhase::Finished {
                 running = running.saturating_sub(1);
+            }
+            // A deleted pod's end shows in pod events, but one that never ends (or leaves
+            // processes behind) only shows when someone looks: look every two seconds.
+            if ps.phase == ProbePhase::Running
+                && ps
+                    .termination
+                    .as_ref()
+                    .is_some_and(|t| t.delete_requested_at.is_some())
+            {
+                self.requeue_within(Duration::from_secs(2));
             }
             if ps.phase == ProbePhase::Running
                 && let Some(started) = &ps.started_at
@@ -508,6 +521,9 @@ impl RunWork<'_> {
                         delete_requested_at: Some(Time(self.now)),
                         ..TerminationTimeline::default()
                     });
+                    // Pod events follow the shutdown; this covers a pod that never ends.
+                    let after_grace = u64::try_from(grace_period_seconds).unwrap_or_default() + 6;
+                    self.requeue_within(Duration::from_secs(after_grace));
                     return Ok(());
                 }
                 Step::DeleteAll => {
@@ -581,8 +597,8 @@ impl RunWork<'_> {
                     }
                 }
                 Step::Finish(outcome) => {
+                    // Its pods are released once this verdict is written (see reconcile).
                     finish(ps, outcome, self.now);
-                    self.release(ps).await?;
                     return Ok(());
                 }
             }
@@ -606,7 +622,7 @@ impl RunWork<'_> {
             }
             Step::Finish(outcome) => {
                 finish(ps, outcome, self.now);
-                self.release(ps).await
+                Ok(())
             }
             _ => Ok(()),
         }
@@ -715,6 +731,11 @@ impl RunWork<'_> {
             )));
         }
         let leftovers: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
+        let terminated = pods.first().and_then(|p| p.terminated()).is_some();
+        if leftovers.is_empty() && !terminated {
+            // Nothing left on the node yet the container has not ended: look again.
+            return Ok(None);
+        }
         let exited = pods
             .first()
             .and_then(|p| p.terminated())
@@ -755,6 +776,22 @@ impl RunWork<'_> {
     }
 
     /// Removes Proctor's finalizer from the probe's pods once what they showed is recorded.
+    /// Releases the pods of every finished probe — only ever after the status that records the
+    /// verdict was written, so that a pod never goes before what it showed is recorded. Failures
+    /// (e.g. a conflict with the kubelet's own updates) are retried at the next reconcile.
+    async fn release_finished(&mut self, status: &TestRunStatus) {
+        for probe in status
+            .probes
+            .iter()
+            .filter(|p| p.phase == ProbePhase::Finished)
+        {
+            if let Err(e) = self.release(probe).await {
+                eprintln!("proctor: {e}; retrying");
+                self.requeue_within(Duration::from_secs(1));
+            }
+        }
+    }
+
     async fn release(&self, ps: &ProbeStatus) -> Result<(), Error> {
         for name in &ps.pods {
             if let Some(pod) = self.pods.get(name) {
@@ -774,7 +811,10 @@ impl RunWork<'_> {
             CleanupPolicy::Never => false,
         };
         for pod in self.pods.values() {
-            act::release_pod(&self.ctx.client, pod).await?;
+            if let Err(e) = act::release_pod(&self.ctx.client, pod).await {
+                // Retried at the next reconcile; the delete below still marks the pod.
+                eprintln!("proctor: {e}; retrying");
+            }
             let is_inspector = pod.labels().get(probes::LABEL_ROLE).is_some();
             if (delete || is_inspector) && pod.metadata.deletion_timestamp.is_none() {
                 act::delete_pod(

@@ -451,6 +451,7 @@ start_cluster() {
   # never leaves this machine. The faulty runtimes log what they break.
   start containerd env HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY= \
     FAULTY_RUNC_LOG="$LOGS/faulty-runc.log" FAULTY_RUNC_BUSYBOX=/bin/busybox \
+    FAULTY_RUNC_ESCAPE_CGROUP="$CGROUP_ROOT/escaped" \
     containerd --config "$CONF/containerd.toml"
   # env exec's containerd, so the recorded PID is containerd's own.
   expect_up containerd 30 ctr --address "$CONTAINERD_SOCK" version

@@ -18,6 +18,9 @@ pub struct Fault {
     pub silences_stderr: bool,
     /// Passes the workload's stdout through a filter that replaces every non-ASCII byte by `?`.
     pub mangles_stdout: bool,
+    /// Before any kill or delete, moves every process of the container but its first out of
+    /// the container's cgroup, so that the kill reaches the main process only.
+    pub spares_children: bool,
     /// Edits the process spec of `runc exec` (`--process FILE`); returns what it did, empty
     /// when nothing was needed.
     pub edit_exec: fn(&mut Value) -> Result<String, String>,
@@ -30,6 +33,7 @@ const PASS: Fault = Fault {
     rewrite_signal: |_| None,
     silences_stderr: false,
     mangles_stdout: false,
+    spares_children: false,
     edit_exec: |_| Ok(String::new()),
 };
 
@@ -78,6 +82,13 @@ pub const FAULTS: &[Fault] = &[
         name: "sigterm",
         breaks: "a SIGTERM from the kubelet is sent as SIGKILL",
         rewrite_signal: term_to_kill,
+        ..PASS
+    },
+    Fault {
+        name: "pgk",
+        breaks: "killing a container kills its main process only; its children live on",
+        edit_spec: share_host_pid_namespace,
+        spares_children: true,
         ..PASS
     },
     Fault {
@@ -206,6 +217,21 @@ fn prepare_exec_zero(spec: &mut Value) -> Result<String, String> {
 fn exec_zero(process: &mut Value) -> Result<String, String> {
     wrap_exit_zero(process)?;
     Ok("exec wrapped to exit 0".to_owned())
+}
+
+/// Without a PID namespace of its own, the container's children do not die with its first
+/// process (the kernel kills a namespace's processes only when its init dies).
+fn share_host_pid_namespace(spec: &mut Value) -> Result<String, String> {
+    let namespaces = spec
+        .pointer_mut("/linux/namespaces")
+        .and_then(Value::as_array_mut)
+        .ok_or("spec has no linux.namespaces")?;
+    let before = namespaces.len();
+    namespaces.retain(|ns| ns.get("type").and_then(Value::as_str) != Some("pid"));
+    Ok(format!(
+        "removed {} pid namespace",
+        before - namespaces.len()
+    ))
 }
 
 fn term_to_kill(signal: &str) -> Option<&'static str> {
@@ -352,6 +378,19 @@ mod tests {
         mangle(&mut bytes);
         assert_eq!(bytes, b"h??llo ??????\n");
         assert!(Fault::by_name("unicode").unwrap().mangles_stdout);
+    }
+
+    #[test]
+    fn pgk_fault_drops_the_pid_namespace_only() {
+        let mut spec = container_spec();
+        spec["linux"] = json!({"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "network", "path": "/x"}]});
+        let what = (Fault::by_name("pgk").unwrap().edit_spec)(&mut spec).unwrap();
+        assert_eq!(what, "removed 1 pid namespace");
+        assert_eq!(
+            spec["linux"]["namespaces"],
+            json!([{"type": "mount"}, {"type": "network", "path": "/x"}])
+        );
+        assert!(Fault::by_name("pgk").unwrap().spares_children);
     }
 
     #[test]

@@ -90,7 +90,16 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Invocation::Kill { signal_at, present } => {
+        Invocation::Kill {
+            signal_at,
+            present,
+            id,
+        } => {
+            if fault.spares_children
+                && let Some(id) = id
+            {
+                spare_children(fault, &real_runc, &rest, id);
+            }
             // runc's default signal is SIGTERM; spell it out so a fault can rewrite it.
             if !present {
                 rest.push(OsString::from("SIGTERM"));
@@ -103,6 +112,13 @@ fn main() -> ExitCode {
                     &format!("kill: signal {signal} sent as {replacement}"),
                 );
                 rest[*signal_at] = OsString::from(replacement);
+            }
+        }
+        Invocation::Delete { id } => {
+            if fault.spares_children
+                && let Some(id) = id
+            {
+                spare_children(fault, &real_runc, &rest, id);
             }
         }
         Invocation::Other => {}
@@ -178,6 +194,88 @@ fn apply_to_bundle(fault: &Fault, bundle: &Path) -> Result<Option<String>, Strin
     fs::write(&tmp, out).map_err(|e| format!("write {}: {e}", tmp.display()))?;
     fs::rename(&tmp, &path).map_err(|e| format!("replace {}: {e}", path.display()))?;
     Ok(Some(what))
+}
+
+/// Moves every process of container `id` except its first into a cgroup of its own, out of the
+/// reach of runc's kill-all and delete. Best effort and logged: a failure leaves the kill intact.
+fn spare_children(fault: &Fault, runc: &Path, args: &[OsString], id: &str) {
+    match move_children(runc, args, id) {
+        Ok(what) if !what.is_empty() => log(fault, &format!("{id}: {what}")),
+        Ok(_) => {}
+        Err(message) => log(fault, &format!("{id}: children not moved: {message}")),
+    }
+}
+
+fn move_children(runc: &Path, args: &[OsString], id: &str) -> Result<String, String> {
+    let output = Command::new(runc)
+        .args(runc_args::global_args(args))
+        .arg("state")
+        .arg(id)
+        .output()
+        .map_err(|e| format!("runc state: {e}"))?;
+    if !output.status.success() {
+        return Ok(String::new());
+    }
+    let state: serde_json::Value =
+        serde_json::from_slice(&output.stdout).map_err(|e| format!("runc state output: {e}"))?;
+    let init = state["pid"].as_i64().unwrap_or_default().to_string();
+    let bundle = PathBuf::from(state["bundle"].as_str().unwrap_or_default());
+    let text =
+        fs::read_to_string(bundle.join("config.json")).map_err(|e| format!("config.json: {e}"))?;
+    let spec: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("config.json: {e}"))?;
+    if faults::is_sandbox(&spec) {
+        return Ok(String::new());
+    }
+    let Some(path) = spec.pointer("/linux/cgroupsPath").and_then(|p| p.as_str()) else {
+        return Err("no linux.cgroupsPath".into());
+    };
+    let escape =
+        std::env::var("FAULTY_RUNC_ESCAPE_CGROUP").unwrap_or_else(|_| "faulty-runc-escaped".into());
+    let mut moved = std::collections::BTreeSet::new();
+    let hierarchies = fs::read_dir("/sys/fs/cgroup").map_err(|e| format!("/sys/fs/cgroup: {e}"))?;
+    for hierarchy in hierarchies.flatten().map(|e| e.path()) {
+        let Ok(procs) = fs::read_to_string(
+            hierarchy
+                .join(path.trim_start_matches('/'))
+                .join("cgroup.procs"),
+        ) else {
+            continue;
+        };
+        let target = hierarchy.join(&escape);
+        if fs::create_dir_all(&target).is_err() {
+            continue;
+        }
+        for pid in procs.lines().filter(|p| !p.is_empty() && *p != init) {
+            if fs::write(target.join("cgroup.procs"), pid).is_ok() {
+                moved.insert(pid.to_owned());
+            }
+        }
+    }
+    if moved.is_empty() {
+        return Ok(String::new());
+    }
+    // The spared children keep the container's stdio open, so the runtime cannot finish the
+    // container while they live: end them after a minute, so that the fault does not leave the
+    // node littered for good.
+    let reaper = Command::new("/bin/sh")
+        .arg("-c")
+        .arg("sleep 60; kill -9 \"$@\" 2>/dev/null")
+        .arg("faulty-runc-reaper")
+        .args(&moved)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let reaping = if reaper.is_ok() {
+        ", killed in 60s"
+    } else {
+        ""
+    };
+    Ok(format!(
+        "moved {} processes out of the container's cgroup{reaping}",
+        moved.len()
+    ))
 }
 
 /// `--filter-non-ascii`: stdin to stdout with every non-ASCII byte replaced.

@@ -19,8 +19,27 @@ pub enum Invocation {
     Kill {
         signal_at: usize,
         present: bool,
+        id: Option<String>,
+    },
+    /// `delete`: the container's end.
+    Delete {
+        id: Option<String>,
     },
     Other,
+}
+
+/// The arguments before the subcommand: what a nested runc call (`runc state`) must repeat.
+pub fn global_args(args: &[OsString]) -> Vec<OsString> {
+    let strs: Vec<&str> = args.iter().map(|a| a.to_str().unwrap_or("")).collect();
+    let mut i = 0;
+    while i < strs.len() && strs[i].starts_with('-') {
+        i += if takes_value(strs[i], GLOBAL_FLAGS_WITH_VALUE) {
+            2
+        } else {
+            1
+        };
+    }
+    args[..i.min(args.len())].to_vec()
 }
 
 /// runc's global flags that take a value (`--root /run/runc`), before the subcommand.
@@ -64,15 +83,23 @@ impl Invocation {
             "exec" => Invocation::Exec {
                 process: flag_value(&flags, &["--process", "-p"]).map(PathBuf::from),
             },
-            "kill" => match positionals.get(1) {
-                Some(&at) => Invocation::Kill {
-                    signal_at: at,
-                    present: true,
-                },
-                None => Invocation::Kill {
-                    signal_at: strs.len(),
-                    present: false,
-                },
+            "kill" => {
+                let id = positionals.first().map(|&i| strs[i].to_owned());
+                match positionals.get(1) {
+                    Some(&at) => Invocation::Kill {
+                        signal_at: at,
+                        present: true,
+                        id,
+                    },
+                    None => Invocation::Kill {
+                        signal_at: strs.len(),
+                        present: false,
+                        id,
+                    },
+                }
+            }
+            "delete" => Invocation::Delete {
+                id: positionals.first().map(|&i| strs[i].to_owned()),
             },
             _ => Invocation::Other,
         }
@@ -166,7 +193,8 @@ mod tests {
             parse(line),
             Invocation::Kill {
                 signal_at: 7,
-                present: true
+                present: true,
+                id: Some("abc".into())
             }
         );
     }
@@ -177,9 +205,21 @@ mod tests {
             parse("kill abc"),
             Invocation::Kill {
                 signal_at: 2,
-                present: false
+                present: false,
+                id: Some("abc".into())
             }
         );
+        assert_eq!(
+            parse("--root /r delete --force abc"),
+            Invocation::Delete {
+                id: Some("abc".into())
+            }
+        );
+        let args: Vec<OsString> = "--root /r --log /l kill abc 9"
+            .split(' ')
+            .map(OsString::from)
+            .collect();
+        assert_eq!(global_args(&args), args[..4].to_vec());
     }
 
     #[test]
