@@ -385,3 +385,25 @@ fn a_failed_action_fails_a_custom_probe_whose_expectations_held() {
     let fine = exec_action_check(0, Some(0), &exec);
     assert_eq!(with_action_checks(&[fine], passed).verdict, Verdict::Passed);
 }
+
+#[test]
+fn concurrent_start_fails_when_any_pod_of_the_burst_did_not_succeed() {
+    let kind = ProbeKind::ConcurrentStart { pods: 2 };
+    let all = Evidence {
+        pods: vec![fixture("exit-0"), fixture("exit-0")],
+        ..Evidence::default()
+    };
+    let passed = evaluate(&kind, &all).unwrap();
+    assert_eq!(passed.verdict, Verdict::Passed, "{passed:?}");
+    assert!(
+        passed.checks.iter().all(|c| c.name == "podsSucceeded"),
+        "only real checks: {:?}",
+        passed.checks
+    );
+    let one_failed = Evidence {
+        pods: vec![fixture("exit-0"), fixture("exit-42")],
+        ..Evidence::default()
+    };
+    let failed = evaluate(&kind, &one_failed).unwrap();
+    assert_eq!(failed.message, "expected pods succeeded 2, observed 1");
+}
