@@ -40,12 +40,13 @@ pub enum Step {
     /// Read the running container's log; once it shows the ready marker, delete the pod with
     /// this grace period.
     DeleteWhenReady { grace_period_seconds: i64 },
-    /// Delete every pod of the attempt now, without waiting (churn).
-    DeleteAll,
+    /// Delete these pods of the attempt now, without waiting (churn).
+    Delete { pods: Vec<String> },
     /// Carry out action `index` of a custom probe (exec or delete) on its running pod.
     CustomAction { index: usize },
     /// Look for the probe's marker in the node's process table (from the inspector pod), then
-    /// judge: the process-group-kill probe after its pod was killed.
+    /// judge: the process-group-kill probe after its pod was killed, the churn probe after its
+    /// pods are gone (when the run allows the inspector).
     Inspect,
     /// Finish with this outcome.
     Finish(Outcome),
@@ -95,6 +96,17 @@ impl ProbeView<'_> {
 pub fn needs_privilege(kind: &ProbeKind) -> bool {
     matches!(kind, ProbeKind::ProcessGroupKill { .. })
 }
+
+/// Kinds that look at the node through the inspector pod: those that need it, and the churn
+/// probe's leftover check when the run allows it.
+pub fn uses_inspector(kind: &ProbeKind, allow_privileged: bool) -> bool {
+    allow_privileged
+        && (needs_privilege(kind) || matches!(kind, ProbeKind::RapidCreateDelete { .. }))
+}
+
+/// How long a churn pod of the second half runs before Proctor deletes it, so that its
+/// container (and the child carrying its marker) is really up.
+pub const CHURN_RUN_SECONDS: i64 = 1;
 
 /// Kinds whose verdict reads the container's log.
 pub fn needs_log(kind: &ProbeKind) -> bool {
@@ -168,9 +180,15 @@ pub fn next(view: &ProbeView) -> Step {
     }
 
     let Some(first) = observed.first() else {
-        // Every pod of a churn probe is gone after the delete: that is the success.
+        // Every pod of a churn probe is gone after the delete: that is the success, once the
+        // node shows nothing left behind (when the run lets Proctor look).
         return match kind {
-            ProbeKind::RapidCreateDelete { pods } => Step::Finish(churn_passed(view, *pods)),
+            ProbeKind::RapidCreateDelete { .. } if view.allow_privileged => Step::Inspect,
+            ProbeKind::RapidCreateDelete { pods } => Step::Finish(churn_outcome(
+                *pods,
+                seconds_since_delete(view),
+                None,
+            )),
             _ => Step::Wait,
         };
     };
@@ -243,8 +261,14 @@ pub fn next(view: &ProbeView) -> Step {
                 Step::Wait
             }
         }
-        ProbeKind::RapidCreateDelete { .. } if !view.deletion_requested() => Step::DeleteAll,
-        ProbeKind::RapidCreateDelete { .. } => Step::Wait,
+        ProbeKind::RapidCreateDelete { .. } => {
+            let pods = churn_deletions(view);
+            if pods.is_empty() {
+                Step::Wait
+            } else {
+                Step::Delete { pods }
+            }
+        }
         ProbeKind::ConcurrentStart { .. } => {
             if observed.len() == view.pods.len() && observed.iter().all(|p| p.is_finished()) {
                 Step::Judge { read_log: false }
@@ -309,24 +333,85 @@ fn since_start(view: &ProbeView) -> i64 {
         .unwrap_or_default()
 }
 
-fn churn_passed(view: &ProbeView, pods: i32) -> Outcome {
-    let seconds = view
+/// The churn pods to delete now. Half of them (even indexes) go at once, still being set up;
+/// the others once their container has run for [`CHURN_RUN_SECONDS`] (or ended), so that both
+/// the setup and the teardown paths are exercised. A pod already being deleted is left alone.
+fn churn_deletions(view: &ProbeView) -> Vec<String> {
+    let recorded = view
         .status
+        .termination
+        .as_ref()
+        .is_some_and(|t| t.delete_requested_at.is_some());
+    view.pods
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (name, pod))| {
+            let pod = pod.as_ref()?;
+            if pod.deletion_requested {
+                return None;
+            }
+            let due = if i % 2 == 0 {
+                !recorded
+            } else {
+                match &pod.container {
+                    ContainerState::Running { started_at } => started_at.is_none_or(|s| {
+                        view.now.as_second() - s.as_second() >= CHURN_RUN_SECONDS
+                    }),
+                    _ => pod.is_finished(),
+                }
+            };
+            due.then(|| name.clone())
+        })
+        .collect()
+}
+
+fn seconds_since_delete(view: &ProbeView) -> i64 {
+    view.status
         .termination
         .as_ref()
         .and_then(|t| t.delete_requested_at.as_ref())
         .map(|d| view.now.as_second() - d.0.as_second())
-        .unwrap_or_default();
-    Outcome {
-        verdict: Verdict::Passed,
-        reason: "AsExpected".into(),
-        message: format!("all {pods} pods were created and deleted; gone within {seconds}s"),
-        checks: vec![crate::api::Check {
-            name: "podsRemaining".into(),
-            expected: "0".into(),
-            observed: "0".into(),
-            passed: true,
-        }],
+        .unwrap_or_default()
+}
+
+/// The churn verdict once every pod is gone, `seconds` after the first delete; `leftovers` are
+/// the node's processes still carrying a churn pod's marker, `None` when the node was not
+/// inspected.
+pub fn churn_outcome(pods: i32, seconds: i64, leftovers: Option<&[String]>) -> Outcome {
+    let mut checks = vec![crate::api::Check {
+        name: "podsRemaining".into(),
+        expected: "0".into(),
+        observed: "0".into(),
+        passed: true,
+    }];
+    let gone = format!("all {pods} pods were created and deleted; gone within {seconds}s");
+    let Some(leftovers) = leftovers else {
+        return Outcome::from_checks(
+            checks,
+            format!(
+                "{gone}; the node was not inspected for leftovers (set spec.allowPrivileged: true)"
+            ),
+        );
+    };
+    checks.push(crate::api::Check {
+        name: "leftoverProcesses".into(),
+        expected: "0".into(),
+        observed: leftovers.len().to_string(),
+        passed: leftovers.is_empty(),
+    });
+    if leftovers.is_empty() {
+        Outcome::from_checks(checks, format!("{gone}; no process of theirs left on the node"))
+    } else {
+        let mut outcome = Outcome::from_checks(checks, String::new());
+        outcome.message = crate::verdict::bounded(
+            &format!(
+                "expected leftover processes 0, observed {}: {}",
+                leftovers.len(),
+                leftovers.join("; ")
+            ),
+            512,
+        );
+        outcome
     }
 }
 
@@ -359,7 +444,7 @@ fn timed_out(view: &ProbeView) -> Outcome {
     match &view.probe.kind {
         ProbeKind::CommandNotFound => fail("StuckNotFailed", "the pod to fail", shown),
         ProbeKind::DeadlineExceeded { .. } => fail("DeadlineNotEnforced", "the pod to fail", shown),
-        ProbeKind::RapidCreateDelete { .. } => fail(
+        ProbeKind::RapidCreateDelete { .. } if remaining > 0 => fail(
             "PodsStuck",
             "every pod gone",
             format!("{remaining} still present ({shown})"),
@@ -713,5 +798,140 @@ mod tests {
             panic!()
         };
         assert_eq!(outcome.message, "attempt 1 of 3: expected a, observed b");
+    }
+
+    fn churn_view<'a>(
+        probe: &'a ResolvedProbe,
+        status: &'a ProbeStatus,
+        pods: Vec<Option<PodObservation>>,
+        now: i64,
+        privileged: bool,
+    ) -> ProbeView<'a> {
+        ProbeView {
+            probe,
+            status,
+            pods: pods
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| (format!("pod-{i}"), p))
+                .collect(),
+            allow_privileged: privileged,
+            now: t(now),
+        }
+    }
+
+    fn started(at: i64, deleting: bool) -> Option<PodObservation> {
+        let mut pod = observed("running");
+        pod.container = ContainerState::Running {
+            started_at: Some(t(at)),
+        };
+        pod.deletion_requested = deleting;
+        Some(pod)
+    }
+
+    #[test]
+    fn churn_deletes_half_its_pods_in_setup_and_the_rest_once_they_ran() {
+        let probe = probe(ProbeKind::RapidCreateDelete { pods: 4 });
+        let fresh = running_status();
+        let all_up = vec![started(2, false); 4];
+        assert_eq!(
+            next(&churn_view(&probe, &fresh, all_up, 2, false)),
+            Step::Delete {
+                pods: vec!["pod-0".into(), "pod-2".into()]
+            }
+        );
+        let deleting = ProbeStatus {
+            termination: Some(TerminationTimeline {
+                delete_requested_at: Some(Time(t(2))),
+                ..TerminationTimeline::default()
+            }),
+            ..running_status()
+        };
+        // The first half is being deleted (or already gone); the second waits for a second of run.
+        let half = vec![started(2, true), started(2, false), None, started(2, false)];
+        assert_eq!(
+            next(&churn_view(&probe, &deleting, half.clone(), 2, false)),
+            Step::Wait
+        );
+        assert_eq!(
+            next(&churn_view(&probe, &deleting, half, 3, false)),
+            Step::Delete {
+                pods: vec!["pod-1".into(), "pod-3".into()]
+            }
+        );
+        // A pod of the second half that ended on its own is deleted too.
+        let ended = vec![None, Some(observed("exit-42")), None, None];
+        assert_eq!(
+            next(&churn_view(&probe, &deleting, ended, 2, false)),
+            Step::Delete {
+                pods: vec!["pod-1".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn churn_passes_when_every_pod_is_gone_and_inspects_the_node_when_allowed() {
+        let probe = probe(ProbeKind::RapidCreateDelete { pods: 2 });
+        let deleting = ProbeStatus {
+            termination: Some(TerminationTimeline {
+                delete_requested_at: Some(Time(t(2))),
+                ..TerminationTimeline::default()
+            }),
+            ..running_status()
+        };
+        assert_eq!(
+            next(&churn_view(&probe, &deleting, vec![None, None], 6, true)),
+            Step::Inspect
+        );
+        let Step::Finish(outcome) = next(&churn_view(&probe, &deleting, vec![None, None], 6, false))
+        else {
+            panic!()
+        };
+        assert_eq!(outcome.verdict, Verdict::Passed);
+        assert!(outcome.message.contains("within 4s"), "{}", outcome.message);
+        assert!(outcome.message.contains("not inspected"), "{}", outcome.message);
+
+        let clean = churn_outcome(2, 4, Some(&[]));
+        assert_eq!(clean.verdict, Verdict::Passed);
+        assert_eq!(clean.checks[1].name, "leftoverProcesses");
+        let leaked = churn_outcome(2, 4, Some(&["123 sh -c x proctor-marker-pod-1".into()]));
+        assert_eq!(
+            (leaked.verdict, leaked.reason.as_str()),
+            (Verdict::Failed, "LeftoverProcessesMismatch")
+        );
+        assert!(leaked.message.contains("observed 1: 123 sh"), "{}", leaked.message);
+    }
+
+    #[test]
+    fn churn_pods_still_present_at_the_timeout_are_stuck() {
+        let probe = probe(ProbeKind::RapidCreateDelete { pods: 2 });
+        let deleting = ProbeStatus {
+            termination: Some(TerminationTimeline {
+                delete_requested_at: Some(Time(t(2))),
+                ..TerminationTimeline::default()
+            }),
+            ..running_status()
+        };
+        let Step::Finish(stuck) = next(&churn_view(
+            &probe,
+            &deleting,
+            vec![None, started(2, true)],
+            61,
+            false,
+        )) else {
+            panic!()
+        };
+        assert_eq!(
+            (stuck.verdict, stuck.reason.as_str()),
+            (Verdict::Failed, "PodsStuck")
+        );
+        assert!(stuck.message.contains("1 still present"), "{}", stuck.message);
+        // Gone, but the inspector never answered: the probe could not be carried out.
+        let Step::Finish(unseen) =
+            next(&churn_view(&probe, &deleting, vec![None, None], 61, true))
+        else {
+            panic!()
+        };
+        assert_eq!(unseen.verdict, Verdict::Error);
     }
 }

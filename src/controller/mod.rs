@@ -526,14 +526,21 @@ impl RunWork<'_> {
                     self.requeue_within(Duration::from_secs(after_grace));
                     return Ok(());
                 }
-                Step::DeleteAll => {
-                    for name in &ps.pods {
+                Step::Delete { pods } => {
+                    for name in &pods {
                         act::delete_pod(&self.ctx.client, &self.rc.namespace, name, None).await?;
                     }
-                    ps.termination = Some(TerminationTimeline {
-                        delete_requested_at: Some(Time(self.now)),
-                        ..TerminationTimeline::default()
-                    });
+                    // The first delete starts the clock of the churn's "gone within".
+                    if ps
+                        .termination
+                        .as_ref()
+                        .is_none_or(|t| t.delete_requested_at.is_none())
+                    {
+                        ps.termination = Some(TerminationTimeline {
+                            delete_requested_at: Some(Time(self.now)),
+                            ..TerminationTimeline::default()
+                        });
+                    }
                     self.requeue_within(Duration::from_secs(1));
                     return Ok(());
                 }
@@ -587,7 +594,7 @@ impl RunWork<'_> {
                         deleted_at,
                     };
                     self.record_timeline(ps, &evidence);
-                    let outcome = self.inspect(ps, &evidence_pods).await?;
+                    let outcome = self.inspect(probe, ps, &evidence_pods).await?;
                     match outcome {
                         Some(outcome) => self.judged(probe, ps, outcome).await?,
                         None => {
@@ -656,7 +663,10 @@ impl RunWork<'_> {
                 }
             }
         }
-        if drive::needs_privilege(&probe.kind) {
+        if drive::uses_inspector(
+            &probe.kind,
+            self.run.spec.allow_privileged.unwrap_or(false),
+        ) {
             act::create_pod(&self.ctx.client, &probes::inspector_pod(self.rc)).await?;
         }
         act::create_pods(&self.ctx.client, &pods).await?;
@@ -692,9 +702,12 @@ impl RunWork<'_> {
         }
     }
 
-    /// The process-group-kill check: the node's processes still carrying the probe's marker.
+    /// The node's processes still carrying the marker of the probe's pods, listed from the
+    /// inspector pod: the process-group-kill check after the kill, the churn's leftover check
+    /// once its pods are gone. `None`: not yet (inspector not running, or look again).
     async fn inspect(
         &mut self,
+        probe: &ResolvedProbe,
         ps: &ProbeStatus,
         pods: &[PodObservation],
     ) -> Result<Option<Outcome>, Error> {
@@ -712,13 +725,20 @@ impl RunWork<'_> {
         if !ready {
             return Ok(None);
         }
-        let first = ps.pods.first().cloned().unwrap_or_default();
+        let churn = match probe.kind {
+            probes::ProbeKind::RapidCreateDelete { pods } => Some(pods),
+            _ => None,
+        };
+        let names = match churn {
+            Some(_) => ps.pods.clone(),
+            None => ps.pods.iter().take(1).cloned().collect(),
+        };
         let (exec, output, stderr) = act::exec(
             &self.ctx.client,
             &self.rc.namespace,
             &inspector,
             probes::CONTAINER,
-            probes::inspect_command(&first),
+            probes::inspect_command(&names),
         )
         .await?;
         if exec.exit_code != Some(0) {
@@ -730,7 +750,20 @@ impl RunWork<'_> {
                 ),
             )));
         }
-        let leftovers: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
+        let leftovers: Vec<String> = output
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect();
+        if let Some(count) = churn {
+            let seconds = ps
+                .termination
+                .as_ref()
+                .and_then(|t| t.delete_requested_at.as_ref())
+                .map(|d| self.now.as_second() - d.0.as_second())
+                .unwrap_or_default();
+            return Ok(Some(drive::churn_outcome(count, seconds, Some(&leftovers))));
+        }
         let terminated = pods.first().and_then(|p| p.terminated()).is_some();
         if leftovers.is_empty() && !terminated {
             // Nothing left on the node yet the container has not ended: look again.

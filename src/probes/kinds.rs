@@ -28,6 +28,9 @@ pub const READY_MARKER: &str = "proctor-ready";
 pub const TERM_MARKER: &str = "got-TERM";
 /// Mount point of the read-only volume probe.
 pub const READ_ONLY_MOUNT: &str = "/mnt/proctor-read-only";
+/// Grace period of the deadline probe's pod, which exits on TERM at once: a runtime that drops
+/// the TERM still ends it this soon after the deadline, one that cannot kill it does not.
+pub const DEADLINE_GRACE_SECONDS: i64 = 5;
 
 /// A probe kind with every parameter resolved to the value that will be used.
 #[derive(Clone, Debug, PartialEq)]
@@ -333,7 +336,7 @@ impl ProbeKind {
             ProbeKind::ProcessGroupKill { children } => {
                 // Each child's argv[0] is the marker, so it can be found in the node's process
                 // table after the pod is gone.
-                let marker = super::process_group_marker(&pod_name);
+                let marker = super::process_marker(&pod_name);
                 script(
                     container,
                     &format!(
@@ -344,9 +347,20 @@ impl ProbeKind {
                 spec.termination_grace_period_seconds = Some(2);
             }
             ProbeKind::ConcurrentStart { .. } => script(container, "echo started", &[]),
-            ProbeKind::ExecExitCode { .. }
-            | ProbeKind::ExecMissingBinary
-            | ProbeKind::RapidCreateDelete { .. } => {
+            ProbeKind::RapidCreateDelete { .. } => {
+                // A child carrying the pod's marker, detached from the container's stdio (so it
+                // cannot hold the container open): a leftover on the node after the churn shows
+                // a cleanup path that missed it.
+                script(
+                    container,
+                    &format!(
+                        r#"sh -c 'while :; do sleep 1; done' "$1" </dev/null >/dev/null 2>&1 & echo {READY_MARKER}; wait"#
+                    ),
+                    &[&super::process_marker(&pod_name)],
+                );
+                spec.termination_grace_period_seconds = Some(1);
+            }
+            ProbeKind::ExecExitCode { .. } | ProbeKind::ExecMissingBinary => {
                 script(
                     container,
                     &format!("echo {READY_MARKER}; exec sleep 3600"),
@@ -414,6 +428,7 @@ impl ProbeKind {
             }
             ProbeKind::DeadlineExceeded { seconds } => {
                 spec.active_deadline_seconds = Some(i64::from(*seconds));
+                spec.termination_grace_period_seconds = Some(DEADLINE_GRACE_SECONDS);
                 // A TERM handler, so the pod ends promptly once the deadline passes.
                 script(
                     container,

@@ -15,7 +15,7 @@ mod kinds;
 mod names;
 
 pub use kinds::{
-    DEFAULT_ENV_NAME, DEFAULT_ENV_VALUE, DEFAULT_UNICODE_TEXT, MISSING_BINARY, ProbeKind,
+    DEADLINE_GRACE_SECONDS, DEFAULT_ENV_NAME, DEFAULT_ENV_VALUE, DEFAULT_UNICODE_TEXT, MISSING_BINARY, ProbeKind,
     READ_ONLY_MOUNT, READY_MARKER, TERM_MARKER, custom_secret_name,
 };
 pub use names::{PodNames, fnv1a64};
@@ -210,28 +210,28 @@ mod tests;
 /// Label telling the inspector pod from probe pods.
 pub const LABEL_ROLE: &str = "proctor.dev/role";
 
-/// Prints `PID CMDLINE` of every process on the node whose command line contains `$1$2` (the
-/// marker comes in two halves so that this shell's own command line never matches).
-const INSPECT_SCRIPT: &str = r#"m="$1$2"; for d in /proc/[0-9]*; do c=$(tr '\0' ' ' 2>/dev/null <"$d/cmdline") 2>/dev/null || continue; case "$c" in *"$m"*) echo "${d#/proc/} $c";; esac; done"#;
+/// The first half of [`process_marker`]: the inspector gets it and the pod names as separate
+/// arguments, so that its own command line never matches.
+const MARKER_PREFIX: &str = "proctor-marker-";
 
-/// The marker the process-group-kill probe's processes carry in their command line.
-pub fn process_group_marker(pod_name: &str) -> String {
-    format!("proctor-pgk-{pod_name}")
+/// Prints `PID CMDLINE` of every process on the node whose command line holds an argument
+/// `$1<name>` for one of the names after `$1`.
+const INSPECT_SCRIPT: &str = r#"p="$1"; shift; for d in /proc/[0-9]*; do c=$(tr '\0' ' ' 2>/dev/null <"$d/cmdline") 2>/dev/null || continue; for n; do case " $c" in *" $p$n "*) echo "${d#/proc/} $c"; break;; esac; done; done"#;
+
+/// The marker the processes of pod `pod_name` carry as an argument (process-group kill, churn),
+/// so that the inspector finds them after the pod is gone.
+pub fn process_marker(pod_name: &str) -> String {
+    format!("{MARKER_PREFIX}{pod_name}")
 }
 
 /// The command, run in the inspector pod, that lists the node's processes still carrying the
-/// marker of `pod_name`.
-pub fn inspect_command(pod_name: &str) -> Vec<String> {
-    [
-        "sh",
-        "-c",
-        INSPECT_SCRIPT,
-        "probe",
-        "proctor-pgk-",
-        pod_name,
-    ]
-    .map(str::to_owned)
-    .to_vec()
+/// marker of any of `pod_names`.
+pub fn inspect_command(pod_names: &[String]) -> Vec<String> {
+    let mut command: Vec<String> = ["sh", "-c", INSPECT_SCRIPT, "inspect", MARKER_PREFIX]
+        .map(str::to_owned)
+        .to_vec();
+    command.extend(pod_names.iter().cloned());
+    command
 }
 
 /// A pod in the node's PID namespace (`hostPID`) that Proctor execs into to look at the node's

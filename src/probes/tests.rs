@@ -272,3 +272,47 @@ fn a_probe_with_no_or_two_kinds_is_invalid() {
         r#"probe "p" sets 2 kinds (env, stderr); it needs exactly one"#
     );
 }
+
+/// The inspector's script, run here on the host's own process table: it finds a process whose
+/// argument is a pod's whole marker, not one whose marker merely starts with a name, and never
+/// itself.
+#[test]
+fn the_inspect_script_finds_exactly_the_marked_processes() {
+    let marker = process_marker("run-abc123-churn-1-0");
+    let mut marked = std::process::Command::new("sh")
+        .args(["-c", "sleep 30", &marker])
+        .spawn()
+        .unwrap();
+    let list = |names: &[&str]| {
+        let command = inspect_command(&names.iter().map(|n| n.to_string()).collect::<Vec<_>>());
+        let out = std::process::Command::new(&command[0])
+            .args(&command[1..])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let found = list(&["run-abc123-churn-1-1", "run-abc123-churn-1-0"]);
+    let not_found = list(&["run-abc123-churn-1", "run-abc123-churn-1-00"]);
+    marked.kill().unwrap();
+    marked.wait().unwrap();
+    let lines: Vec<_> = found.lines().collect();
+    assert_eq!(lines.len(), 1, "{found}");
+    assert!(
+        lines[0].starts_with(&format!("{} sh -c sleep 30 {marker}", marked.id())),
+        "{found}"
+    );
+    assert_eq!(not_found, "");
+}
+
+#[test]
+fn churn_pods_carry_their_marker_on_a_detached_child() {
+    let pods = pods_of("name: churn\nrapidCreateDelete: {pods: 2}");
+    for pod in &pods {
+        let name = pod.metadata.name.clone().unwrap();
+        let container = &pod.spec.as_ref().unwrap().containers[0];
+        let command = container.command.clone().unwrap();
+        assert_eq!(command.last(), Some(&process_marker(&name)));
+        assert!(command[2].contains("</dev/null >/dev/null 2>&1 &"), "{command:?}");
+    }
+}

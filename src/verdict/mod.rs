@@ -53,7 +53,7 @@ impl Outcome {
 
     /// `Passed` when every check held, else `Failed` with the first failing check as reason and
     /// message.
-    fn from_checks(checks: Vec<Check>, passed_message: String) -> Outcome {
+    pub fn from_checks(checks: Vec<Check>, passed_message: String) -> Outcome {
         match checks.iter().find(|c| !c.passed) {
             None => Outcome {
                 verdict: Verdict::Passed,
@@ -190,6 +190,12 @@ pub fn evaluate(kind: &ProbeKind, evidence: &Evidence) -> Option<Outcome> {
                 format!("all {pods} pods succeeded; starts spread over {spread}"),
             ))
         }
+        ProbeKind::DeadlineExceeded { seconds } => {
+            if !pod.is_finished() {
+                return None;
+            }
+            Some(deadline_outcome(*seconds, pod))
+        }
         _ => {
             if !pod.is_finished() {
                 return None;
@@ -197,6 +203,49 @@ pub fn evaluate(kind: &ProbeKind, evidence: &Evidence) -> Option<Outcome> {
             Some(evaluate_finished(kind, pod, evidence))
         }
     }
+}
+
+/// How long after its active deadline the deadline probe's pod may end: its grace period
+/// ([`crate::probes::DEADLINE_GRACE_SECONDS`]; the pod exits on TERM at once) and five seconds
+/// for the kubelet to notice. A deadline enforced later than this is not enforced.
+pub const DEADLINE_SLACK_SECONDS: i64 = crate::probes::DEADLINE_GRACE_SECONDS + 5;
+
+/// The pod failed for its deadline, and its container really ended soon after the deadline.
+/// Judged from the pod (the container ends with reason Error and exit 143 or 137).
+fn deadline_outcome(seconds: i32, pod: &PodObservation) -> Outcome {
+    let phase = pod.phase.clone().unwrap_or_default();
+    let finished = pod.terminated().and_then(|t| t.finished_at);
+    let past = match (pod.started_at, finished) {
+        (Some(start), Some(end)) => {
+            Some(end.as_second() - start.as_second() - i64::from(seconds))
+        }
+        _ => None,
+    };
+    let observed = match (past, finished) {
+        (Some(past), _) => past.to_string(),
+        (None, None) => "container not terminated".to_owned(),
+        (None, Some(_)) => "unknown (no pod start time)".to_owned(),
+    };
+    Outcome::from_checks(
+        vec![
+            equal("phase", "Failed", phase.as_str()),
+            equal(
+                "podReason",
+                "DeadlineExceeded",
+                pod.reason.as_deref().unwrap_or(""),
+            ),
+            check(
+                "secondsPastDeadline",
+                format!("<= {DEADLINE_SLACK_SECONDS}"),
+                observed,
+                past.is_some_and(|p| p <= DEADLINE_SLACK_SECONDS),
+            ),
+        ],
+        format!(
+            "the pod failed with DeadlineExceeded {}s after its {seconds}s deadline",
+            past.unwrap_or_default()
+        ),
+    )
 }
 
 fn evaluate_finished(kind: &ProbeKind, pod: &PodObservation, evidence: &Evidence) -> Outcome {
@@ -338,17 +387,7 @@ fn evaluate_finished(kind: &ProbeKind, pod: &PodObservation, evidence: &Evidence
             ],
             "the container was OOMKilled with exit code 137".into(),
         ),
-        ProbeKind::DeadlineExceeded { .. } => Outcome::from_checks(
-            vec![
-                equal("phase", "Failed", phase.as_str()),
-                equal(
-                    "podReason",
-                    "DeadlineExceeded",
-                    pod.reason.as_deref().unwrap_or(""),
-                ),
-            ],
-            "the pod failed with DeadlineExceeded".into(),
-        ),
+        ProbeKind::DeadlineExceeded { seconds } => deadline_outcome(*seconds, pod),
         ProbeKind::TerminationMessage {
             text,
             fallback_to_logs,

@@ -40,6 +40,8 @@ pub struct PodObservation {
     pub container: ContainerState,
     pub restart_count: i32,
     pub deletion_requested: bool,
+    /// `status.startTime`: when the kubelet accepted the pod (the start of its active deadline).
+    pub started_at: Option<Timestamp>,
 }
 
 impl PodObservation {
@@ -81,6 +83,7 @@ impl PodObservation {
                 .map(|c| c.restart_count)
                 .unwrap_or_default(),
             deletion_requested: pod.metadata.deletion_timestamp.is_some(),
+            started_at: status.and_then(|s| s.start_time.as_ref()).map(|t| t.0),
         }
     }
 

@@ -14,6 +14,12 @@ fn fixture(name: &str) -> PodObservation {
         "command-not-found" => include_str!("../../tests/fixtures/pods/command-not-found.json"),
         "oom-kill" => include_str!("../../tests/fixtures/pods/oom-kill.json"),
         "deadline-exceeded" => include_str!("../../tests/fixtures/pods/deadline-exceeded.json"),
+        "deadline-exceeded-trap" => {
+            include_str!("../../tests/fixtures/pods/deadline-exceeded-trap.json")
+        }
+        "deadline-exceeded-latekill" => {
+            include_str!("../../tests/fixtures/pods/deadline-exceeded-latekill.json")
+        }
         "termination-message" => include_str!("../../tests/fixtures/pods/termination-message.json"),
         "termination-message-fallback" => {
             include_str!("../../tests/fixtures/pods/termination-message-fallback.json")
@@ -91,17 +97,47 @@ fn oom_kill_is_judged_from_reason_and_exit_code() {
 
 #[test]
 fn deadline_is_judged_from_the_pod_reason_not_the_container_reason() {
-    // The container itself ends with reason Error and exit 137; only the pod says why.
+    // The container itself ends with reason Error and exit 143; only the pod says why.
     let outcome = judge(
         ProbeKind::DeadlineExceeded { seconds: 3 },
-        "deadline-exceeded",
+        "deadline-exceeded-trap",
         None,
     );
     assert_eq!(outcome.verdict, Verdict::Passed, "{outcome:?}");
     assert_eq!(
+        outcome.message,
+        "the pod failed with DeadlineExceeded 0s after its 3s deadline"
+    );
+    assert_eq!(
         judge(ProbeKind::DeadlineExceeded { seconds: 3 }, "exit-42", None).verdict,
         Verdict::Failed
     );
+}
+
+#[test]
+fn a_deadline_enforced_long_after_it_passed_is_not_enforced() {
+    // Under faulty-latekill the kill lands 50 s late: the pod still ends DeadlineExceeded.
+    let late = judge(
+        ProbeKind::DeadlineExceeded { seconds: 3 },
+        "deadline-exceeded-latekill",
+        None,
+    );
+    assert_eq!(
+        (late.verdict, late.reason.as_str()),
+        (Verdict::Failed, "SecondsPastDeadlineMismatch")
+    );
+    assert_eq!(
+        late.message,
+        "expected seconds past deadline <= 10, observed 50"
+    );
+    // A pod that ignores TERM ends only after its grace period (30 s here): too late as well.
+    let ignored = judge(
+        ProbeKind::DeadlineExceeded { seconds: 3 },
+        "deadline-exceeded",
+        None,
+    );
+    assert_eq!(ignored.checks[2].observed, "31");
+    assert_eq!(ignored.verdict, Verdict::Failed);
 }
 
 #[test]

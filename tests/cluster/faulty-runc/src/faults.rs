@@ -24,7 +24,19 @@ pub struct Fault {
     /// Edits the process spec of `runc exec` (`--process FILE`); returns what it did, empty
     /// when nothing was needed.
     pub edit_exec: fn(&mut Value) -> Result<String, String>,
+    /// A workload container's `create` fails while another one's is in progress (creates hold
+    /// a lock for [`CREATE_HOLD`] past runc's own work): concurrent starts fail.
+    pub serializes_creates: bool,
+    /// `runc kill` of a workload container returns at once and delivers the signal this many
+    /// seconds later (0: at once), like a hung shim.
+    pub kill_delay_seconds: u64,
 }
+
+/// How long past runc's own `create` the `race` fault keeps other creates out.
+pub const CREATE_HOLD: std::time::Duration = std::time::Duration::from_secs(2);
+/// The `latekill` fault's delay: longer than the deadline probe's slack and the churn probe's
+/// timeout in the conformance sample, far shorter than any run's timeout.
+pub const LATE_KILL_SECONDS: u64 = 50;
 
 const PASS: Fault = Fault {
     name: "none",
@@ -35,6 +47,8 @@ const PASS: Fault = Fault {
     mangles_stdout: false,
     spares_children: false,
     edit_exec: |_| Ok(String::new()),
+    serializes_creates: false,
+    kill_delay_seconds: 0,
 };
 
 pub const FAULTS: &[Fault] = &[
@@ -89,6 +103,20 @@ pub const FAULTS: &[Fault] = &[
         breaks: "killing a container kills its main process only; its children live on",
         edit_spec: share_host_pid_namespace,
         spares_children: true,
+        ..PASS
+    },
+    Fault {
+        name: "race",
+        breaks: "a container created while another one is being created fails to start",
+        edit_spec: |_| Ok("create under the exclusive create lock".to_owned()),
+        serializes_creates: true,
+        ..PASS
+    },
+    Fault {
+        name: "latekill",
+        breaks: "kill signals reach a container 50 s after they were sent (a hung shim)",
+        edit_spec: |_| Ok(String::new()),
+        kill_delay_seconds: LATE_KILL_SECONDS,
         ..PASS
     },
     Fault {
@@ -399,6 +427,19 @@ mod tests {
         assert!(fault.silences_stderr);
         let (spec, _) = apply("stderr");
         assert_eq!(spec, container_spec());
+    }
+
+    #[test]
+    fn race_and_latekill_leave_the_spec_alone_and_act_at_run_time() {
+        let race = Fault::by_name("race").unwrap();
+        assert!(race.serializes_creates && race.kill_delay_seconds == 0);
+        assert_eq!(apply("race").0, container_spec());
+        let late = Fault::by_name("latekill").unwrap();
+        assert!(!late.serializes_creates);
+        assert_eq!(late.kill_delay_seconds, LATE_KILL_SECONDS);
+        assert_eq!(apply("latekill").0, container_spec());
+        assert!(FAULTS.iter().filter(|f| f.serializes_creates).count() == 1);
+        assert!(FAULTS.iter().filter(|f| f.kill_delay_seconds > 0).count() == 1);
     }
 
     #[test]

@@ -35,6 +35,9 @@ fn main() -> ExitCode {
     if args.get(1).is_some_and(|a| a == "--filter-non-ascii") {
         return filter_non_ascii();
     }
+    if args.get(1).is_some_and(|a| a == "--deliver-later") {
+        return deliver_later(&args[2..]);
+    }
     if args.get(1).is_some_and(|a| a == "--list-faults") {
         // Read by tests/cluster/up.sh to declare one runtime handler per fault.
         for fault in faults::FAULTS {
@@ -64,6 +67,9 @@ fn main() -> ExitCode {
         Invocation::Create { bundle } => match apply_to_bundle(fault, bundle) {
             Ok(Some(what)) => {
                 log(fault, &format!("create {}: {what}", bundle.display()));
+                if fault.serializes_creates {
+                    return create_exclusively(fault, &real_runc, &rest);
+                }
                 silence_stderr = fault.silences_stderr;
                 mangle_stdout = fault.mangles_stdout;
             }
@@ -99,6 +105,12 @@ fn main() -> ExitCode {
                 && let Some(id) = id
             {
                 spare_children(fault, &real_runc, &rest, id);
+            }
+            if fault.kill_delay_seconds > 0
+                && let Some(id) = id
+                && is_workload(&real_runc, &rest, id)
+            {
+                return kill_later(fault, &real_runc, &rest, id);
             }
             // runc's default signal is SIGTERM; spell it out so a fault can rewrite it.
             if !present {
@@ -206,7 +218,12 @@ fn spare_children(fault: &Fault, runc: &Path, args: &[OsString], id: &str) {
     }
 }
 
-fn move_children(runc: &Path, args: &[OsString], id: &str) -> Result<String, String> {
+/// The state and OCI spec of container `id`, or `None` when runc does not know it.
+fn container_of(
+    runc: &Path,
+    args: &[OsString],
+    id: &str,
+) -> Result<Option<(serde_json::Value, serde_json::Value)>, String> {
     let output = Command::new(runc)
         .args(runc_args::global_args(args))
         .arg("state")
@@ -214,16 +231,112 @@ fn move_children(runc: &Path, args: &[OsString], id: &str) -> Result<String, Str
         .output()
         .map_err(|e| format!("runc state: {e}"))?;
     if !output.status.success() {
-        return Ok(String::new());
+        return Ok(None);
     }
     let state: serde_json::Value =
         serde_json::from_slice(&output.stdout).map_err(|e| format!("runc state output: {e}"))?;
-    let init = state["pid"].as_i64().unwrap_or_default().to_string();
     let bundle = PathBuf::from(state["bundle"].as_str().unwrap_or_default());
     let text =
         fs::read_to_string(bundle.join("config.json")).map_err(|e| format!("config.json: {e}"))?;
-    let spec: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("config.json: {e}"))?;
+    let spec = serde_json::from_str(&text).map_err(|e| format!("config.json: {e}"))?;
+    Ok(Some((state, spec)))
+}
+
+/// Whether `id` is a workload container (not a pod sandbox) that runc knows.
+fn is_workload(runc: &Path, args: &[OsString], id: &str) -> bool {
+    matches!(container_of(runc, args, id), Ok(Some((_, spec))) if !faults::is_sandbox(&spec))
+}
+
+/// `race`: runs runc's create while holding an exclusive lock, and keeps holding it a while
+/// after; a create that finds the lock taken fails, as a runtime with a setup race would.
+fn create_exclusively(fault: &Fault, runc: &Path, args: &[OsString]) -> ExitCode {
+    let path = std::env::var_os("FAULTY_RUNC_LOCK")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/run/faulty-runc/create.lock"));
+    if let Some(dir) = path.parent() {
+        let _ = fs::create_dir_all(dir);
+    }
+    let lock = match OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+    {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!("faulty-runc: open {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+    };
+    if lock.try_lock().is_err() {
+        log(fault, "create refused: another container is being created");
+        eprintln!("faulty-runc: another container is being created (create lock held)");
+        return ExitCode::from(1);
+    }
+    let status = Command::new(runc).arg0(runc).args(args).status();
+    std::thread::sleep(faults::CREATE_HOLD);
+    drop(lock);
+    match status {
+        Ok(status) => ExitCode::from(u8::try_from(status.code().unwrap_or(1)).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("faulty-runc: exec {}: {e}", runc.display());
+            ExitCode::from(127)
+        }
+    }
+}
+
+/// `latekill`: answers the kill at once and has a detached process deliver it later.
+fn kill_later(fault: &Fault, runc: &Path, args: &[OsString], id: &str) -> ExitCode {
+    let me = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("faulty-runc"));
+    let spawned = Command::new(me)
+        .arg("--deliver-later")
+        .arg(fault.kill_delay_seconds.to_string())
+        .arg(runc)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn();
+    match spawned {
+        Ok(_) => {
+            log(
+                fault,
+                &format!("kill {id}: delivered in {}s", fault.kill_delay_seconds),
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            // Delivering it now beats losing it.
+            log(fault, &format!("kill {id}: delaying failed ({e}); now"));
+            let error = Command::new(runc).arg0(runc).args(args).exec();
+            eprintln!("faulty-runc: exec {}: {error}", runc.display());
+            ExitCode::from(127)
+        }
+    }
+}
+
+/// `--deliver-later SECONDS RUNC ARGS...`: sleeps, then runs runc with the arguments.
+fn deliver_later(args: &[OsString]) -> ExitCode {
+    let seconds = args
+        .first()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let Some(runc) = args.get(1) else {
+        return ExitCode::from(2);
+    };
+    std::thread::sleep(std::time::Duration::from_secs(seconds));
+    let error = Command::new(runc).args(&args[2..]).exec();
+    eprintln!("faulty-runc: exec runc: {error}");
+    ExitCode::from(127)
+}
+
+fn move_children(runc: &Path, args: &[OsString], id: &str) -> Result<String, String> {
+    let Some((state, spec)) = container_of(runc, args, id)? else {
+        return Ok(String::new());
+    };
+    let init = state["pid"].as_i64().unwrap_or_default().to_string();
     if faults::is_sandbox(&spec) {
         return Ok(String::new());
     }
