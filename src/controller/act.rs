@@ -250,7 +250,7 @@ pub async fn apply_status(
     run: &TestRun,
     status: &TestRunStatus,
     manager: &str,
-) -> Result<(), Error> {
+) -> Result<TestRunStatus, Error> {
     let ns = run.metadata.namespace.as_deref().unwrap_or_default();
     let name = run.metadata.name.clone().unwrap_or_default();
     let api: Api<TestRun> = Api::namespaced(client.clone(), ns);
@@ -265,7 +265,7 @@ pub async fn apply_status(
         &Patch::Apply(&patch),
     )
     .await
-    .map(|_| ())
+    .map(|written| written.status.unwrap_or_default())
     .map_err(|source| Error::ApplyStatus { name, source })
 }
 

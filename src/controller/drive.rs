@@ -147,6 +147,12 @@ pub fn next(view: &ProbeView) -> Step {
         return Step::Finish(timed_out(view));
     }
 
+    // Between two attempts of a repeated probe (the last one judged, waiting for room under the
+    // global pod cap): create the next one.
+    if view.pods.is_empty() && view.status.attempts > 0 {
+        return Step::NextAttempt;
+    }
+
     let churn = matches!(kind, ProbeKind::RapidCreateDelete { .. });
     let mut observed = Vec::new();
     for (name, pod) in &view.pods {
@@ -184,11 +190,9 @@ pub fn next(view: &ProbeView) -> Step {
         // node shows nothing left behind (when the run lets Proctor look).
         return match kind {
             ProbeKind::RapidCreateDelete { .. } if view.allow_privileged => Step::Inspect,
-            ProbeKind::RapidCreateDelete { pods } => Step::Finish(churn_outcome(
-                *pods,
-                seconds_since_delete(view),
-                None,
-            )),
+            ProbeKind::RapidCreateDelete { pods } => {
+                Step::Finish(churn_outcome(*pods, seconds_since_delete(view), None))
+            }
             _ => Step::Wait,
         };
     };
@@ -354,9 +358,8 @@ fn churn_deletions(view: &ProbeView) -> Vec<String> {
                 !recorded
             } else {
                 match &pod.container {
-                    ContainerState::Running { started_at } => started_at.is_none_or(|s| {
-                        view.now.as_second() - s.as_second() >= CHURN_RUN_SECONDS
-                    }),
+                    ContainerState::Running { started_at } => started_at
+                        .is_none_or(|s| view.now.as_second() - s.as_second() >= CHURN_RUN_SECONDS),
                     _ => pod.is_finished(),
                 }
             };
@@ -400,7 +403,10 @@ pub fn churn_outcome(pods: i32, seconds: i64, leftovers: Option<&[String]>) -> O
         passed: leftovers.is_empty(),
     });
     if leftovers.is_empty() {
-        Outcome::from_checks(checks, format!("{gone}; no process of theirs left on the node"))
+        Outcome::from_checks(
+            checks,
+            format!("{gone}; no process of theirs left on the node"),
+        )
     } else {
         let mut outcome = Outcome::from_checks(checks, String::new());
         outcome.message = crate::verdict::bounded(
@@ -883,13 +889,18 @@ mod tests {
             next(&churn_view(&probe, &deleting, vec![None, None], 6, true)),
             Step::Inspect
         );
-        let Step::Finish(outcome) = next(&churn_view(&probe, &deleting, vec![None, None], 6, false))
+        let Step::Finish(outcome) =
+            next(&churn_view(&probe, &deleting, vec![None, None], 6, false))
         else {
             panic!()
         };
         assert_eq!(outcome.verdict, Verdict::Passed);
         assert!(outcome.message.contains("within 4s"), "{}", outcome.message);
-        assert!(outcome.message.contains("not inspected"), "{}", outcome.message);
+        assert!(
+            outcome.message.contains("not inspected"),
+            "{}",
+            outcome.message
+        );
 
         let clean = churn_outcome(2, 4, Some(&[]));
         assert_eq!(clean.verdict, Verdict::Passed);
@@ -899,7 +910,11 @@ mod tests {
             (leaked.verdict, leaked.reason.as_str()),
             (Verdict::Failed, "LeftoverProcessesMismatch")
         );
-        assert!(leaked.message.contains("observed 1: 123 sh"), "{}", leaked.message);
+        assert!(
+            leaked.message.contains("observed 1: 123 sh"),
+            "{}",
+            leaked.message
+        );
     }
 
     #[test]
@@ -925,13 +940,33 @@ mod tests {
             (stuck.verdict, stuck.reason.as_str()),
             (Verdict::Failed, "PodsStuck")
         );
-        assert!(stuck.message.contains("1 still present"), "{}", stuck.message);
+        assert!(
+            stuck.message.contains("1 still present"),
+            "{}",
+            stuck.message
+        );
         // Gone, but the inspector never answered: the probe could not be carried out.
-        let Step::Finish(unseen) =
-            next(&churn_view(&probe, &deleting, vec![None, None], 61, true))
+        let Step::Finish(unseen) = next(&churn_view(&probe, &deleting, vec![None, None], 61, true))
         else {
             panic!()
         };
         assert_eq!(unseen.verdict, Verdict::Error);
+    }
+
+    #[test]
+    fn a_repeated_probe_waiting_between_attempts_asks_for_the_next_one() {
+        let probe = probe(ProbeKind::ExitCode { code: 1 });
+        let between = ProbeStatus {
+            pods: Vec::new(),
+            ..running_status()
+        };
+        let view = ProbeView {
+            probe: &probe,
+            status: &between,
+            pods: Vec::new(),
+            allow_privileged: false,
+            now: t(5),
+        };
+        assert_eq!(next(&view), Step::NextAttempt);
     }
 }

@@ -112,7 +112,15 @@ struct Context {
     client: Client,
     config: Config,
     pods: Store<Pod>,
+    /// The status this process last wrote per run UID, and when: a reconcile that sees an
+    /// older one in the cache waits for the watch to catch up instead of acting on stale state
+    /// (which could repeat an exec or double-count an attempt).
+    written: std::sync::Mutex<HashMap<String, (TestRunStatus, std::time::Instant)>>,
 }
+
+/// How long a reconcile waits for the cache to show the status this process wrote before it
+/// goes ahead anyway (someone else may have changed the status since).
+const STALE_CACHE_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Runs the operator until SIGTERM/SIGINT.
 pub async fn run(client: Client, config: Config) -> Result<(), Error> {
@@ -145,6 +153,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         client: client.clone(),
         config,
         pods: pod_store.clone(),
+        written: std::sync::Mutex::default(),
     });
 
     let sweeper = tokio::spawn(sweep_orphans(client, run_store, pod_store));
@@ -197,6 +206,9 @@ async fn reconcile(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Action, Error
     let Some(rc) = RunContext::of(&run, &ctx.config.default_image) else {
         return Ok(Action::await_change());
     };
+    if cache_is_behind(&ctx, &run, &rc.run_uid) {
+        return Ok(Action::requeue(Duration::from_millis(200)));
+    }
     let now = Timestamp::now();
     let pods: HashMap<String, Arc<Pod>> = ctx
         .pods
@@ -230,6 +242,7 @@ async fn reconcile(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Action, Error
         now,
         requeue: None,
         stalled: None,
+        room: false,
     };
     status.probes = work.probes(&old_status).await?;
 
@@ -254,7 +267,12 @@ async fn reconcile(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Action, Error
     status.summary = Some(summary);
 
     if status != old_status {
-        act::apply_status(&ctx.client, &run, &status, &ctx.config.field_manager).await?;
+        let written =
+            act::apply_status(&ctx.client, &run, &status, &ctx.config.field_manager).await?;
+        if let Ok(mut map) = ctx.written.lock() {
+            map.retain(|_, (_, at)| at.elapsed() < STALE_CACHE_PATIENCE);
+            map.insert(rc.run_uid.clone(), (written, std::time::Instant::now()));
+        }
     }
     work.release_finished(&status).await;
 
@@ -276,6 +294,22 @@ async fn reconcile(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Action, Error
     ))
 }
 
+/// Whether the cached run still shows an older status than the one this process last wrote.
+fn cache_is_behind(ctx: &Context, run: &TestRun, uid: &str) -> bool {
+    let Ok(mut map) = ctx.written.lock() else {
+        return false;
+    };
+    let Some((written, at)) = map.get(uid) else {
+        return false;
+    };
+    let cached = run.status.clone().unwrap_or_default();
+    if &cached == written || at.elapsed() > STALE_CACHE_PATIENCE {
+        map.remove(uid);
+        return false;
+    }
+    true
+}
+
 fn duration_until(now: Timestamp, then: Timestamp) -> Duration {
     let millis = then.as_millisecond() - now.as_millisecond();
     Duration::from_millis(millis.clamp(100, 3_600_000) as u64)
@@ -290,6 +324,8 @@ struct RunWork<'a> {
     now: Timestamp,
     requeue: Option<Duration>,
     stalled: Option<String>,
+    /// Whether the global pod cap leaves room for the probe being driven to create pods.
+    room: bool,
 }
 
 impl RunWork<'_> {
@@ -309,13 +345,26 @@ impl RunWork<'_> {
             .iter()
             .filter(|p| p.phase == ProbePhase::Running)
             .count();
-        let busy_pods = self
-            .ctx
-            .pods
-            .state()
+        // Unfinished pods in the cache, and this run's pods that are not in the cache yet (just
+        // created: the watch has not delivered them).
+        let cached = self.ctx.pods.state();
+        let unseen = old
+            .probes
+            .iter()
+            .filter(|p| p.phase == ProbePhase::Running)
+            .filter(|p| {
+                p.termination
+                    .as_ref()
+                    .is_none_or(|t| t.delete_requested_at.is_none())
+            })
+            .flat_map(|p| p.pods.iter())
+            .filter(|name| !self.pods.contains_key(*name))
+            .count();
+        let busy_pods = cached
             .iter()
             .filter(|p| !PodObservation::of(p).is_finished())
-            .count();
+            .count()
+            + unseen;
         let mut free_pods = self.ctx.config.max_running_pods.saturating_sub(busy_pods);
 
         let mut out = Vec::with_capacity(spec.probes.len());
@@ -344,13 +393,17 @@ impl RunWork<'_> {
             // A probe needing more pods than the global cap may start once nothing else runs, or it
             // would never start at all.
             let needed = resolved.kind.pod_count() as usize;
-            let can_start = running < parallelism
-                && (free_pods >= needed || free_pods == self.ctx.config.max_running_pods);
+            let room = free_pods >= needed || free_pods == self.ctx.config.max_running_pods;
+            let can_start = running < parallelism && room;
             let was_running = ps.phase == ProbePhase::Running;
+            let attempts = ps.attempts;
+            self.room = room;
             self.drive(&resolved, &mut ps, can_start).await?;
             if !was_running && ps.phase == ProbePhase::Running {
                 running += 1;
-                free_pods = free_pods.saturating_sub(resolved.kind.pod_count() as usize);
+            }
+            if ps.attempts > attempts {
+                free_pods = free_pods.saturating_sub(needed);
             }
             if was_running && ps.phase == ProbePhase::Finished {
                 running = running.saturating_sub(1);
@@ -411,6 +464,11 @@ impl RunWork<'_> {
             match step {
                 Step::Done | Step::Wait => return Ok(()),
                 Step::Start if !can_start => return Ok(()),
+                // A repeated probe's next attempt waits for room under the global pod cap too.
+                Step::NextAttempt if !self.room => {
+                    self.requeue_within(Duration::from_secs(1));
+                    return Ok(());
+                }
                 Step::Start | Step::NextAttempt => {
                     if step == Step::Start {
                         ps.started_at = Some(Time(self.now));
@@ -625,7 +683,14 @@ impl RunWork<'_> {
         match drive::after_attempt(probe, ps, outcome) {
             Step::NextAttempt => {
                 self.release(ps).await?;
-                self.start_attempt(probe, ps).await
+                if self.room {
+                    self.start_attempt(probe, ps).await
+                } else {
+                    // Between attempts: judged, no pods yet (see `drive::next`).
+                    ps.pods.clear();
+                    self.requeue_within(Duration::from_secs(1));
+                    Ok(())
+                }
             }
             Step::Finish(outcome) => {
                 finish(ps, outcome, self.now);
@@ -663,10 +728,7 @@ impl RunWork<'_> {
                 }
             }
         }
-        if drive::uses_inspector(
-            &probe.kind,
-            self.run.spec.allow_privileged.unwrap_or(false),
-        ) {
+        if drive::uses_inspector(&probe.kind, self.run.spec.allow_privileged.unwrap_or(false)) {
             act::create_pod(&self.ctx.client, &probes::inspector_pod(self.rc)).await?;
         }
         act::create_pods(&self.ctx.client, &pods).await?;

@@ -313,6 +313,9 @@ fn churn_pods_carry_their_marker_on_a_detached_child() {
         let container = &pod.spec.as_ref().unwrap().containers[0];
         let command = container.command.clone().unwrap();
         assert_eq!(command.last(), Some(&process_marker(&name)));
-        assert!(command[2].contains("</dev/null >/dev/null 2>&1 &"), "{command:?}");
+        assert!(
+            command[2].contains("</dev/null >/dev/null 2>&1 &"),
+            "{command:?}"
+        );
     }
 }

@@ -216,9 +216,7 @@ fn deadline_outcome(seconds: i32, pod: &PodObservation) -> Outcome {
     let phase = pod.phase.clone().unwrap_or_default();
     let finished = pod.terminated().and_then(|t| t.finished_at);
     let past = match (pod.started_at, finished) {
-        (Some(start), Some(end)) => {
-            Some(end.as_second() - start.as_second() - i64::from(seconds))
-        }
+        (Some(start), Some(end)) => Some(end.as_second() - start.as_second() - i64::from(seconds)),
         _ => None,
     };
     let observed = match (past, finished) {

@@ -288,6 +288,11 @@ impl ControllerProcess {
     /// Starts the controller binary of this build for `namespace`, with the test cluster's
     /// probe image as default image.
     pub fn start(namespace: &str) -> ControllerProcess {
+        ControllerProcess::start_with(namespace, &[])
+    }
+
+    /// With extra command-line flags (e.g. `--max-running-pods 2`).
+    pub fn start_with(namespace: &str, flags: &[&str]) -> ControllerProcess {
         let kubeconfig = std::env::var("PROCTOR_TEST_KUBECONFIG").expect("PROCTOR_TEST_KUBECONFIG");
         let log = std::env::temp_dir().join(format!("proctor-controller-{namespace}.log"));
         let file = std::fs::OpenOptions::new()
@@ -303,6 +308,7 @@ impl ControllerProcess {
                 "--default-image",
                 PROBE_IMAGE,
             ])
+            .args(flags)
             .env("KUBECONFIG", kubeconfig)
             .stdout(file.try_clone().expect("log file"))
             .stderr(file)
@@ -356,6 +362,28 @@ pub async fn run_to_end(
             panic!("TestRun {namespace}/{name} not finished after {timeout:?}: {status:#?}")
         }
     }
+}
+
+/// The common shape of an e2e test: a fresh namespace (`prefix`, Pod Security level
+/// `pod_security`) with the CRD and a controller of its own, in which the conformance sample,
+/// edited by `edit`, runs to its end.
+pub async fn run_sample(
+    prefix: &str,
+    pod_security: &str,
+    edit: impl FnOnce(&mut proctor::api::TestRunSpec) + Send + 'static,
+    timeout: Duration,
+) -> proctor::api::TestRun {
+    let result = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let slot = result.clone();
+    with_namespace_at(prefix, pod_security, |client, ns| async move {
+        install_crd(&client).await;
+        let _controller = ControllerProcess::start(&ns);
+        let run = run_to_end(&client, &ns, sample_run("sample", edit), timeout).await;
+        *slot.lock().expect("result slot") = Some(run);
+    })
+    .await;
+    let run = result.lock().expect("result slot").take();
+    run.expect("the run finished")
 }
 
 /// The conformance sample, named `name`, with `edit` applied to its spec.

@@ -18,6 +18,9 @@ pub struct Fault {
     pub silences_stderr: bool,
     /// Passes the workload's stdout through a filter that replaces every non-ASCII byte by `?`.
     pub mangles_stdout: bool,
+    /// Passes the workload's stdout through a filter that forwards this many bytes and drops
+    /// the rest (0: no such filter).
+    pub truncates_stdout_at: usize,
     /// Before any kill or delete, moves every process of the container but its first out of
     /// the container's cgroup, so that the kill reaches the main process only.
     pub spares_children: bool,
@@ -45,6 +48,7 @@ const PASS: Fault = Fault {
     rewrite_signal: |_| None,
     silences_stderr: false,
     mangles_stdout: false,
+    truncates_stdout_at: 0,
     spares_children: false,
     edit_exec: |_| Ok(String::new()),
     serializes_creates: false,
@@ -103,6 +107,13 @@ pub const FAULTS: &[Fault] = &[
         breaks: "killing a container kills its main process only; its children live on",
         edit_spec: share_host_pid_namespace,
         spares_children: true,
+        ..PASS
+    },
+    Fault {
+        name: "trunc",
+        breaks: "stdout is cut after 64 KiB (the size of a pipe buffer); the rest is dropped",
+        edit_spec: |_| Ok("stdout passed through a 64 KiB truncating filter".to_owned()),
+        truncates_stdout_at: 64 * 1024,
         ..PASS
     },
     Fault {
@@ -427,6 +438,14 @@ mod tests {
         assert!(fault.silences_stderr);
         let (spec, _) = apply("stderr");
         assert_eq!(spec, container_spec());
+    }
+
+    #[test]
+    fn only_trunc_truncates_and_only_unicode_mangles() {
+        for fault in FAULTS {
+            assert_eq!(fault.truncates_stdout_at > 0, fault.name == "trunc");
+            assert_eq!(fault.mangles_stdout, fault.name == "unicode");
+        }
     }
 
     #[test]

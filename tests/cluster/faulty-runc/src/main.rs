@@ -33,7 +33,18 @@ const REAL_RUNC_CANDIDATES: &[&str] = &["/usr/sbin/runc", "/usr/bin/runc", "/usr
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == "--filter-non-ascii") {
-        return filter_non_ascii();
+        return filter_stdin(|chunk, _| {
+            faults::mangle(chunk);
+            chunk.len()
+        });
+    }
+    if args.get(1).is_some_and(|a| a == "--truncate-after") {
+        let limit: usize = args
+            .get(2)
+            .and_then(|a| a.to_str())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(0);
+        return filter_stdin(move |chunk, passed| chunk.len().min(limit.saturating_sub(passed)));
     }
     if args.get(1).is_some_and(|a| a == "--deliver-later") {
         return deliver_later(&args[2..]);
@@ -62,7 +73,7 @@ fn main() -> ExitCode {
 
     let mut rest = rest;
     let mut silence_stderr = false;
-    let mut mangle_stdout = false;
+    let mut stdout_filter: Option<Vec<String>> = None;
     match &invocation {
         Invocation::Create { bundle } => match apply_to_bundle(fault, bundle) {
             Ok(Some(what)) => {
@@ -71,7 +82,15 @@ fn main() -> ExitCode {
                     return create_exclusively(fault, &real_runc, &rest);
                 }
                 silence_stderr = fault.silences_stderr;
-                mangle_stdout = fault.mangles_stdout;
+                if fault.mangles_stdout {
+                    stdout_filter = Some(vec!["--filter-non-ascii".into()]);
+                }
+                if fault.truncates_stdout_at > 0 {
+                    stdout_filter = Some(vec![
+                        "--truncate-after".into(),
+                        fault.truncates_stdout_at.to_string(),
+                    ]);
+                }
             }
             Ok(None) => {}
             Err(message) => {
@@ -143,12 +162,12 @@ fn main() -> ExitCode {
         // container's stderr is whatever this process's stderr is when runc starts.
         command.stderr(Stdio::null());
     }
-    if mangle_stdout {
-        // The filter reads what the container writes and passes it on, mangled, to this
+    if let Some(filter_args) = stdout_filter {
+        // The filter reads what the container writes and passes it on, changed, to this
         // process's stdout (the shim's pipe). It outlives runc and ends at the container's EOF.
         let filter =
             Command::new(std::env::current_exe().unwrap_or_else(|_| PathBuf::from("faulty-runc")))
-                .arg("--filter-non-ascii")
+                .args(&filter_args)
                 .stdin(Stdio::piped())
                 .spawn();
         match filter {
@@ -359,6 +378,10 @@ fn move_children(runc: &Path, args: &[OsString], id: &str) -> Result<String, Str
         if fs::create_dir_all(&target).is_err() {
             continue;
         }
+        // A new cpuset cgroup takes no process until it has CPUs and memory nodes: give it its
+        // parent's, or the children would stay in the pod's cpuset, where the kubelet's pod
+        // cleanup finds and kills them.
+        inherit_cpuset(&target);
         for pid in procs.lines().filter(|p| !p.is_empty() && *p != init) {
             if fs::write(target.join("cgroup.procs"), pid).is_ok() {
                 moved.insert(pid.to_owned());
@@ -391,21 +414,40 @@ fn move_children(runc: &Path, args: &[OsString], id: &str) -> Result<String, Str
     ))
 }
 
-/// `--filter-non-ascii`: stdin to stdout with every non-ASCII byte replaced.
-fn filter_non_ascii() -> ExitCode {
+fn inherit_cpuset(cgroup: &Path) {
+    let Some(parent) = cgroup.parent() else {
+        return;
+    };
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let own = fs::read_to_string(cgroup.join(file)).unwrap_or_default();
+        if own.trim().is_empty()
+            && let Ok(inherited) = fs::read_to_string(parent.join(file))
+        {
+            let _ = fs::write(cgroup.join(file), inherited.trim());
+        }
+    }
+}
+
+/// Copies stdin to stdout through `edit`, which may change a chunk in place and returns how
+/// many of its bytes to pass on, given how many were passed before. Reads to EOF whatever it
+/// drops, so that the writer never sees a broken pipe.
+fn filter_stdin(mut edit: impl FnMut(&mut [u8], usize) -> usize) -> ExitCode {
     use std::io::Read;
     let mut input = std::io::stdin().lock();
     let mut output = std::io::stdout().lock();
     let mut buf = [0u8; 8192];
+    let mut passed = 0;
     loop {
         match input.read(&mut buf) {
             Ok(0) => return ExitCode::SUCCESS,
             Ok(n) => {
-                faults::mangle(&mut buf[..n]);
-                if output
-                    .write_all(&buf[..n])
-                    .and_then(|()| output.flush())
-                    .is_err()
+                let keep = edit(&mut buf[..n], passed).min(n);
+                passed += keep;
+                if keep > 0
+                    && output
+                        .write_all(&buf[..keep])
+                        .and_then(|()| output.flush())
+                        .is_err()
                 {
                     return ExitCode::FAILURE;
                 }
