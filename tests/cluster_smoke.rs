@@ -196,6 +196,112 @@ async fn faulty_sigterm_kills_where_runc_lets_the_pod_shut_down_gracefully() {
 
 #[tokio::test]
 #[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn faulty_trunc_cuts_stdout_at_64_kib() {
+    with_namespace("smoke-trunc", |client, ns| async move {
+        let (runc, faulty) = control_and_faulty(&client, &ns, "faulty-trunc", "seq 1 20000").await;
+        assert_eq!(runc.logs.len(), 108_894, "all of seq 1 20000");
+        assert!(runc.logs.ends_with("\n20000\n"));
+        assert_eq!(faulty.logs.len(), 65_536, "cut at 64 KiB");
+        assert!(runc.logs.starts_with(&faulty.logs));
+        assert_eq!((faulty.phase.as_str(), faulty.exit_code), ("Succeeded", 0));
+    })
+    .await;
+}
+
+/// Pods started together under `faulty-race` collide: some fail to start; under runc none do.
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn faulty_race_fails_creates_that_overlap() {
+    with_namespace("smoke-race", |client, ns| async move {
+        let burst = |class: &'static str| {
+            let client = client.clone();
+            let ns = ns.clone();
+            async move {
+                let names: Vec<String> = (0..4).map(|i| format!("{class}-{i}")).collect();
+                let runs = names
+                    .iter()
+                    .map(|name| run_to_completion(&client, &ns, name, class, "echo up"));
+                futures::future::join_all(runs).await
+            }
+        };
+        let runc = burst("runc").await;
+        let faulty = burst("faulty-race").await;
+        assert!(runc.iter().all(|f| f.phase == "Succeeded"), "{runc:?}");
+        let failed: Vec<_> = faulty.iter().filter(|f| f.phase == "Failed").collect();
+        assert!(!failed.is_empty(), "no create collided: {faulty:?}");
+        for f in &failed {
+            assert_eq!(
+                (f.exit_code, f.reason.as_deref()),
+                (128, Some("StartError"))
+            );
+            assert!(
+                f.message
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("another container is being created"),
+                "{f:?}"
+            );
+        }
+        // One at a time, nothing collides.
+        let alone = run_to_completion(&client, &ns, "alone", "faulty-race", "echo up").await;
+        assert_eq!(alone.phase, "Succeeded", "{alone:?}");
+    })
+    .await;
+}
+
+/// Under `faulty-latekill` a deleted pod's TERM arrives 50 s after the delete; under runc at once.
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn faulty_latekill_delivers_the_kill_50_seconds_late() {
+    with_namespace("smoke-latekill", |client, ns| async move {
+        let script = "trap 'exit 0' TERM; echo ready; while true; do sleep 0.1; done";
+        let stop = |name: &'static str, class: &'static str| {
+            let client = client.clone();
+            let ns = ns.clone();
+            async move {
+                let mut pod = script_pod(name, class, script);
+                pod["metadata"]["finalizers"] = json!(["proctor.dev/smoke-test"]);
+                pod["spec"]["terminationGracePeriodSeconds"] = json!(90);
+                create_pod(&client, &ns, pod).await;
+                wait_for_pod(&client, &ns, name, "running", |p| {
+                    phase(p) == Some("Running")
+                })
+                .await;
+                tokio::time::timeout(POD_TIMEOUT, async {
+                    while !logs(&client, &ns, name).await.contains("ready") {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                })
+                .await
+                .expect("pod printed ready");
+                let deleted = k8s_openapi::jiff::Timestamp::now();
+                delete_pod(&client, &ns, name, 90).await;
+                let pod = wait_for_pod(&client, &ns, name, "terminated", |p| {
+                    p.and_then(terminated).is_some()
+                })
+                .await;
+                let state = terminated(&pod).cloned().unwrap();
+                remove_finalizers(&client, &ns, name).await;
+                let finished = state.finished_at.unwrap().0;
+                (state.exit_code, finished.as_second() - deleted.as_second())
+            }
+        };
+        let (runc, faulty) =
+            futures::join!(stop("control", "runc"), stop("faulty", "faulty-latekill"));
+        assert_eq!(runc.0, 0, "TERM handled");
+        assert!(runc.1 <= 5, "runc: ended {}s after the delete", runc.1);
+        assert_eq!(faulty.0, 0, "TERM handled, late");
+        assert!(
+            faulty.1 >= 45,
+            "faulty-latekill: ended {}s after the delete",
+            faulty.1
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
 async fn faulty_none_wrapper_is_transparent() {
     with_namespace("smoke-none", |client, ns| async move {
         let script = "echo out; echo err >&2; cd /tmp && pwd; exit 3";
@@ -239,6 +345,9 @@ async fn every_fault_of_the_mutation_matrix_has_a_runtime_class() {
         "faulty-sigterm",
         "faulty-rw",
         "faulty-pgk",
+        "faulty-trunc",
+        "faulty-race",
+        "faulty-latekill",
     ] {
         assert!(
             names.iter().any(|n| n == wanted),

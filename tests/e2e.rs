@@ -180,6 +180,8 @@ async fn each_faulty_runtime_fails_exactly_the_probes_that_check_its_behaviour()
             vec!["graceful-shutdown", "custom-exec-then-delete"],
         ),
         ("faulty-rw", vec!["read-only-volume"]),
+        // stdout cut at 64 KiB: only the large output is that large.
+        ("faulty-trunc", vec!["large-output"]),
         // A create that overlaps another fails: the burst. The catalog runs one probe at a
         // time here, so that only the burst's own pods overlap (the churn's pods that fail to
         // start are deleted all the same).

@@ -91,6 +91,25 @@ where
     let outcome = AssertUnwindSafe(Box::pin(body(client.clone(), name.clone())))
         .catch_unwind()
         .await;
+    // The test's controller is gone by now: release what its pods still hold (a controller
+    // killed right after writing a verdict may not have), or the namespace never goes.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &name);
+    if let Ok(list) = pods.list(&Default::default()).await {
+        for pod in list
+            .items
+            .iter()
+            .filter(|p| p.metadata.finalizers.is_some())
+        {
+            let patch = json!({"metadata": {"finalizers": null}});
+            let pod_name = pod.metadata.name.clone().unwrap_or_default();
+            if let Err(e) = pods
+                .patch(&pod_name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                eprintln!("warning: releasing pod {name}/{pod_name}: {e}");
+            }
+        }
+    }
     if let Err(e) = namespaces.delete(&name, &DeleteParams::background()).await {
         eprintln!("warning: deleting namespace {name}: {e}");
     }
