@@ -289,7 +289,10 @@ fn create_exclusively(fault: &Fault, runc: &Path, args: &[OsString]) -> ExitCode
     };
     if lock.try_lock().is_err() {
         log(fault, "create refused: another container is being created");
-        eprintln!("faulty-runc: another container is being created (create lock held)");
+        runtime_error(
+            args,
+            "faulty-runc: another container is being created (create lock held)",
+        );
         return ExitCode::from(1);
     }
     let status = Command::new(runc).arg0(runc).args(args).status();
@@ -301,6 +304,27 @@ fn create_exclusively(fault: &Fault, runc: &Path, args: &[OsString]) -> ExitCode
             eprintln!("faulty-runc: exec {}: {e}", runc.display());
             ExitCode::from(127)
         }
+    }
+}
+
+/// Reports an error the way runc does: on stderr, and as a JSON line in runc's `--log` file,
+/// which is where containerd reads the reason a runtime call failed.
+fn runtime_error(args: &[OsString], message: &str) {
+    eprintln!("{message}");
+    let globals = runc_args::global_args(args);
+    let log = globals.iter().enumerate().find_map(|(i, a)| {
+        let a = a.to_str()?;
+        if a == "--log" {
+            globals.get(i + 1).map(PathBuf::from)
+        } else {
+            a.strip_prefix("--log=").map(PathBuf::from)
+        }
+    });
+    if let Some(path) = log
+        && let Ok(mut file) = OpenOptions::new().create(true).append(true).open(path)
+    {
+        let line = serde_json::json!({"level": "error", "msg": message});
+        let _ = writeln!(file, "{line}");
     }
 }
 
