@@ -4,6 +4,9 @@
 //! - [`api`]: the `TestRun` resource (`proctor.dev/v1alpha1`) and Proctor's label names.
 //! - [`controller`]: the operator: reconcile loop, side effects, run status.
 //! - [`crd`]: the CustomResourceDefinition as YAML, generated from the Rust types.
+//! - [`leader`]: leader election on a Lease, so that one replica of several reconciles.
+//! - [`metrics`]: Prometheus metrics in a registry of their own.
+//! - [`serve`]: the HTTP endpoints `/metrics`, `/healthz`, `/readyz`.
 //! - [`probes`]: pure: probe kinds with defaults resolved, and the pods each one runs.
 //! - [`verdict`]: pure: observations of pods, logs and execs to checks and verdicts.
 
@@ -12,5 +15,8 @@
 pub mod api;
 pub mod controller;
 pub mod crd;
+pub mod leader;
+pub mod metrics;
 pub mod probes;
+pub mod serve;
 pub mod verdict;

@@ -28,6 +28,24 @@ enum Command {
         /// Watch only this namespace (default: all namespaces).
         #[arg(long)]
         namespace: Option<String>,
+        /// Serve /metrics, /healthz and /readyz on this address (e.g. 0.0.0.0:8080).
+        #[arg(long, env = "PROCTOR_METRICS_ADDR")]
+        metrics_addr: Option<std::net::SocketAddr>,
+        /// Reconcile only while holding the leader Lease (for more than one replica).
+        #[arg(long)]
+        leader_elect: bool,
+        /// Namespace of the leader Lease (default: the pod's own, from POD_NAMESPACE).
+        #[arg(long, env = "POD_NAMESPACE", default_value = "proctor-system")]
+        lease_namespace: String,
+        /// Name of the leader Lease.
+        #[arg(long, default_value = "proctor-controller")]
+        lease_name: String,
+        /// Seconds a leader's Lease lasts without renewal; a standby takes over after it.
+        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..=300))]
+        lease_duration_seconds: u64,
+        /// This replica's identity in the Lease and in Events (default: POD_NAME, else host-pid).
+        #[arg(long, env = "POD_NAME")]
+        identity: Option<String>,
     },
     /// Prints the TestRun CustomResourceDefinition (YAML), e.g. `proctor crd | kubectl apply -f -`.
     Crd,
@@ -50,14 +68,34 @@ fn main() -> ExitCode {
             max_running_pods,
             concurrency,
             namespace,
+            metrics_addr,
+            leader_elect,
+            lease_namespace,
+            lease_name,
+            lease_duration_seconds,
+            identity,
         } => {
+            let identity = identity.unwrap_or_else(|| {
+                let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .map(|h| h.trim().to_owned())
+                    .unwrap_or_else(|_| "proctor".into());
+                format!("{host}-{}", std::process::id())
+            });
             let config = proctor::controller::Config {
                 default_image,
                 max_running_pods,
                 concurrency,
                 namespace,
+                instance: Some(identity.clone()),
                 ..proctor::controller::Config::default()
             };
+            let election = leader_elect.then(|| proctor::leader::LeaderElection {
+                namespace: lease_namespace,
+                name: lease_name,
+                identity,
+                lease_duration: std::time::Duration::from_secs(lease_duration_seconds),
+                renew_every: std::time::Duration::from_secs((lease_duration_seconds / 5).max(1)),
+            });
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(r) => r,
                 Err(e) => {
@@ -65,23 +103,85 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            runtime.block_on(async move {
-                let client = match kube::Client::try_default().await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        eprintln!("proctor: no usable kubeconfig or in-cluster config: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                };
-                eprintln!("proctor: controller starting");
-                match proctor::controller::run(client, config).await {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(e) => {
-                        eprintln!("proctor: {e}");
-                        ExitCode::FAILURE
-                    }
-                }
-            })
+            runtime.block_on(controller(config, metrics_addr, election))
+        }
+    }
+}
+
+async fn controller(
+    config: proctor::controller::Config,
+    metrics_addr: Option<std::net::SocketAddr>,
+    election: Option<proctor::leader::LeaderElection>,
+) -> ExitCode {
+    use std::sync::atomic::Ordering;
+    let health = std::sync::Arc::new(proctor::serve::Health::default());
+    if let Some(addr) = metrics_addr {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => {
+                tokio::spawn(proctor::serve::serve(listener, health.clone()));
+            }
+            Err(e) => {
+                eprintln!("proctor: serving metrics on {addr}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let client = match kube::Client::try_default().await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("proctor: no usable kubeconfig or in-cluster config: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = client.apiserver_version().await {
+        eprintln!("proctor: the API server does not answer: {e}");
+        return ExitCode::FAILURE;
+    }
+    health.ready.store(true, Ordering::Relaxed);
+    let Some(election) = election else {
+        eprintln!("proctor: controller starting");
+        health.leading.store(true, Ordering::Relaxed);
+        return finish(proctor::controller::run(client, config).await);
+    };
+    eprintln!(
+        "proctor: waiting for the lease {}/{} as {}",
+        election.namespace, election.name, election.identity
+    );
+    tokio::select! {
+        () = election.acquire(&client) => {}
+        _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
+        _ = terminated() => return ExitCode::SUCCESS,
+    }
+    eprintln!("proctor: leading; controller starting");
+    health.leading.store(true, Ordering::Relaxed);
+    let result = tokio::select! {
+        result = proctor::controller::run(client.clone(), config) => result,
+        () = election.hold(&client) => {
+            // Another replica may lead now: stop at once, before writing anything more.
+            eprintln!("proctor: no longer leading; exiting");
+            return ExitCode::FAILURE;
+        }
+    };
+    election.release(&client).await;
+    finish(result)
+}
+
+/// SIGTERM (the kubelet stopping the pod).
+async fn terminated() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
+fn finish(result: Result<(), proctor::controller::Error>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("proctor: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -45,6 +45,7 @@ where
         client.clone(),
         meta.namespace.as_deref().unwrap_or_default(),
     );
+    crate::metrics::METRICS.write("create", K::plural(&()).as_ref());
     match api.create(&PostParams::default(), object).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.is_already_exists() => Ok(()),
@@ -63,6 +64,7 @@ pub async fn delete_pod(
         grace_period_seconds: grace.map(|g| g.max(0) as u32),
         ..DeleteParams::default()
     };
+    crate::metrics::METRICS.write("delete", "pods");
     match api.delete(name, &params).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
@@ -94,6 +96,7 @@ pub async fn release_pod(client: &Client, pod: &Pod) -> Result<(), Error> {
         message: e.to_string(),
     })?;
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    crate::metrics::METRICS.write("patch", "pods");
     match api
         .patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
         .await
@@ -162,6 +165,7 @@ pub async fn exec(
     command: Vec<String>,
 ) -> Result<(ExecObservation, String, String), Error> {
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    crate::metrics::METRICS.write("create", "pods/exec");
     let params = AttachParams::default()
         .container(container)
         .stdin(false)
@@ -259,6 +263,7 @@ pub async fn apply_status(
         "kind": "TestRun",
         "status": status,
     });
+    crate::metrics::METRICS.write("patch", "testruns/status");
     api.patch_status(
         &name,
         &PatchParams::apply(manager).force(),
@@ -273,6 +278,7 @@ pub async fn delete_run(client: &Client, run: &TestRun) -> Result<(), Error> {
     let ns = run.metadata.namespace.as_deref().unwrap_or_default();
     let name = run.metadata.name.clone().unwrap_or_default();
     let api: Api<TestRun> = Api::namespaced(client.clone(), ns);
+    crate::metrics::METRICS.write("delete", "testruns");
     match api.delete(&name, &DeleteParams::background()).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),

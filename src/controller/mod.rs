@@ -25,6 +25,7 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
@@ -50,6 +51,8 @@ pub struct Config {
     pub concurrency: u16,
     /// Watch only this namespace (all namespaces when `None`).
     pub namespace: Option<String>,
+    /// This replica's name in the Events it reports (e.g. its pod name).
+    pub instance: Option<String>,
 }
 
 impl Default for Config {
@@ -60,6 +63,7 @@ impl Default for Config {
             field_manager: "proctor-controller".into(),
             concurrency: 8,
             namespace: None,
+            instance: None,
         }
     }
 }
@@ -112,6 +116,7 @@ struct Context {
     client: Client,
     config: Config,
     pods: Store<Pod>,
+    recorder: Recorder,
     /// The status this process last wrote per run UID, and when: a reconcile that sees an
     /// older one in the cache waits for the watch to catch up instead of acting on stale state
     /// (which could repeat an exec or double-count an attempt).
@@ -149,8 +154,16 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         .with_config(kube::runtime::controller::Config::default().concurrency(config.concurrency))
         .shutdown_on_signal();
     let run_store = controller.store();
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: config.field_manager.clone(),
+            instance: config.instance.clone(),
+        },
+    );
     let ctx = Arc::new(Context {
         client: client.clone(),
+        recorder,
         config,
         pods: pod_store.clone(),
         written: std::sync::Mutex::default(),
@@ -199,7 +212,22 @@ async fn sweep_orphans(client: Client, runs: Store<TestRun>, pods: Store<Pod>) {
     }
 }
 
+/// One reconcile, measured: its duration, and its errors by category.
 async fn reconcile(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let result = reconcile_run(run, ctx).await;
+    let metrics = &crate::metrics::METRICS;
+    crate::metrics::Metrics::observe(&metrics.reconcile_duration, &[], started.elapsed());
+    if let Err(e) = &result {
+        metrics
+            .reconcile_errors
+            .with_label_values(&[e.category()])
+            .inc();
+    }
+    result
+}
+
+async fn reconcile_run(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Action, Error> {
     if ctx.pods.wait_until_ready().await.is_err() {
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
@@ -269,6 +297,7 @@ async fn reconcile(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Action, Error
     if status != old_status {
         let written =
             act::apply_status(&ctx.client, &run, &status, &ctx.config.field_manager).await?;
+        report_transitions(&ctx, &run, &old_status, &written, &pods).await;
         if let Ok(mut map) = ctx.written.lock() {
             map.retain(|_, (_, at)| at.elapsed() < STALE_CACHE_PATIENCE);
             map.insert(rc.run_uid.clone(), (written, std::time::Instant::now()));
@@ -292,6 +321,123 @@ async fn reconcile(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Action, Error
     Ok(Action::requeue(
         work.requeue.unwrap_or(Duration::from_secs(30)),
     ))
+}
+
+/// Events and metrics for what changed between the status before and the one just written:
+/// the run's start, each verdict that is not `Passed`, the run's end. Only on these
+/// transitions, so a repeated reconcile reports nothing twice (a status write that failed
+/// reports nothing, and its retry reports the transition then).
+async fn report_transitions(
+    ctx: &Context,
+    run: &TestRun,
+    old: &TestRunStatus,
+    new: &TestRunStatus,
+    pods: &HashMap<String, Arc<Pod>>,
+) {
+    let metrics = &crate::metrics::METRICS;
+    let mut events = Vec::new();
+    if old.start_time.is_none() && new.start_time.is_some() {
+        events.push(Event {
+            type_: EventType::Normal,
+            reason: "Started".into(),
+            note: Some(format!("running {} probes", run.spec.probes.len())),
+            action: "Start".into(),
+            secondary: None,
+        });
+    }
+    for probe in &new.probes {
+        let was_finished = old
+            .probes
+            .iter()
+            .any(|p| p.name == probe.name && p.phase == ProbePhase::Finished);
+        if probe.phase != ProbePhase::Finished || was_finished {
+            continue;
+        }
+        let verdict = probe.verdict.map(|v| format!("{v:?}")).unwrap_or_default();
+        metrics
+            .probes
+            .with_label_values(&[probe.kind.as_str(), verdict.as_str()])
+            .inc();
+        if let (Some(start), Some(end)) = (&probe.started_at, &probe.finished_at) {
+            let seconds = (end.0.as_millisecond() - start.0.as_millisecond()).max(0);
+            crate::metrics::Metrics::observe(
+                &metrics.probe_duration,
+                &[probe.kind.as_str()],
+                Duration::from_millis(seconds as u64),
+            );
+        }
+        let ended = probe
+            .pods
+            .first()
+            .and_then(|name| pods.get(name))
+            .and_then(|pod| {
+                PodObservation::of(pod)
+                    .terminated()
+                    .and_then(|t| t.finished_at)
+            });
+        if let Some(ended) = ended {
+            let millis = (Timestamp::now().as_millisecond() - ended.as_millisecond()).max(0);
+            crate::metrics::Metrics::observe(
+                &metrics.verdict_latency,
+                &[probe.kind.as_str()],
+                Duration::from_millis(millis as u64),
+            );
+        }
+        if probe.verdict == Some(Verdict::Passed) {
+            continue;
+        }
+        events.push(Event {
+            type_: if probe.verdict == Some(Verdict::Skipped) {
+                EventType::Normal
+            } else {
+                EventType::Warning
+            },
+            reason: format!("Probe{verdict}"),
+            note: Some(verdict::bounded(
+                &format!(
+                    "{}: {}: {}",
+                    probe.name,
+                    probe.reason.as_deref().unwrap_or(""),
+                    probe.message.as_deref().unwrap_or("")
+                ),
+                1000,
+            )),
+            action: "Judge".into(),
+            secondary: None,
+        });
+    }
+    let terminal = |s: &TestRunStatus| {
+        matches!(
+            s.phase,
+            Some(RunPhase::Succeeded | RunPhase::Failed | RunPhase::Error)
+        )
+    };
+    if terminal(new) && !terminal(old) {
+        let phase = new.phase.map(|p| format!("{p:?}")).unwrap_or_default();
+        metrics.runs.with_label_values(&[phase.as_str()]).inc();
+        let summary = new.summary.clone().unwrap_or_default();
+        events.push(Event {
+            type_: if new.phase == Some(RunPhase::Succeeded) {
+                EventType::Normal
+            } else {
+                EventType::Warning
+            },
+            reason: phase.clone(),
+            note: Some(format!(
+                "{phase}: {} passed, {} failed, {} errors, {} skipped of {}",
+                summary.passed, summary.failed, summary.errored, summary.skipped, summary.total
+            )),
+            action: "Finish".into(),
+            secondary: None,
+        });
+    }
+    let reference = kube::Resource::object_ref(run, &());
+    for event in events {
+        crate::metrics::METRICS.write("create", "events");
+        if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+            eprintln!("proctor: publishing event {}: {e}", event.reason);
+        }
+    }
 }
 
 /// Whether the cached run still shows an older status than the one this process last wrote.

@@ -1,0 +1,153 @@
+//! Prometheus metrics of the operator, in a registry of its own, served on `/metrics`.
+//!
+//! Labels are bounded sets: probe kinds, verdicts, run phases, error categories, API verbs and
+//! resources. Never an object name.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+/// The operator's metrics.
+pub struct Metrics {
+    registry: Registry,
+    /// Runs that ended, by phase (Succeeded, Failed, Error).
+    pub runs: IntCounterVec,
+    /// Probes that got a verdict, by kind and verdict.
+    pub probes: IntCounterVec,
+    /// From a probe's start to its verdict, by kind.
+    pub probe_duration: HistogramVec,
+    /// From the probe pod's end (its container's finish time) to the verdict being written.
+    pub verdict_latency: HistogramVec,
+    /// One reconcile of one run.
+    pub reconcile_duration: HistogramVec,
+    /// Failed reconciles, by error category.
+    pub reconcile_errors: IntCounterVec,
+    /// Writes to the API server, by verb and resource.
+    pub api_writes: IntCounterVec,
+}
+
+/// The process's metrics. A registry of its own (not the prometheus crate's default one).
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+const SECONDS_BUCKETS: &[f64] = &[
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0,
+];
+
+impl Metrics {
+    // The definitions are constants: an invalid one is a programming error, which the unit test
+    // below catches before any release.
+    #[allow(clippy::expect_used)]
+    fn new() -> Metrics {
+        let registry =
+            Registry::new_custom(Some("proctor".into()), None).expect("valid registry prefix");
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels)
+                .expect("valid counter definition");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique counter name");
+            c
+        };
+        let histogram = |name: &str, help: &str, labels: &[&str]| {
+            let h = HistogramVec::new(
+                HistogramOpts::new(name, help).buckets(SECONDS_BUCKETS.to_vec()),
+                labels,
+            )
+            .expect("valid histogram definition");
+            registry
+                .register(Box::new(h.clone()))
+                .expect("unique histogram name");
+            h
+        };
+        Metrics {
+            runs: counter("runs_total", "TestRuns that ended, by phase.", &["phase"]),
+            probes: counter(
+                "probes_total",
+                "Probes that got a verdict, by kind and verdict.",
+                &["kind", "verdict"],
+            ),
+            probe_duration: histogram(
+                "probe_duration_seconds",
+                "From a probe's start to its verdict, by kind.",
+                &["kind"],
+            ),
+            verdict_latency: histogram(
+                "verdict_latency_seconds",
+                "From the probe pod's container ending to the verdict being written.",
+                &["kind"],
+            ),
+            reconcile_duration: histogram(
+                "reconcile_duration_seconds",
+                "Duration of one reconcile of one TestRun.",
+                &[],
+            ),
+            reconcile_errors: counter(
+                "reconcile_errors_total",
+                "Reconciles that failed, by error category.",
+                &["category"],
+            ),
+            api_writes: counter(
+                "api_writes_total",
+                "Writes to the API server, by verb and resource.",
+                &["verb", "resource"],
+            ),
+            registry,
+        }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        if TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .is_err()
+        {
+            return String::new();
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    pub fn write(&self, verb: &str, resource: &str) {
+        self.api_writes.with_label_values(&[verb, resource]).inc();
+    }
+
+    pub fn observe(histogram: &HistogramVec, labels: &[&str], d: Duration) {
+        histogram.with_label_values(labels).observe(d.as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_is_registered_and_rendered_with_the_proctor_prefix() {
+        let m = &*METRICS;
+        m.runs.with_label_values(&["Succeeded"]).inc();
+        m.probes.with_label_values(&["exitCode", "Passed"]).inc();
+        Metrics::observe(&m.probe_duration, &["exitCode"], Duration::from_secs(2));
+        Metrics::observe(
+            &m.verdict_latency,
+            &["exitCode"],
+            Duration::from_millis(300),
+        );
+        Metrics::observe(&m.reconcile_duration, &[], Duration::from_millis(20));
+        m.reconcile_errors.with_label_values(&["create"]).inc();
+        m.write("create", "pods");
+        let text = m.render();
+        for name in [
+            "proctor_runs_total{phase=\"Succeeded\"}",
+            "proctor_probes_total{kind=\"exitCode\",verdict=\"Passed\"}",
+            "proctor_probe_duration_seconds_bucket{kind=\"exitCode\",le=\"2.5\"}",
+            "proctor_verdict_latency_seconds_count{kind=\"exitCode\"}",
+            "proctor_reconcile_duration_seconds_count",
+            "proctor_reconcile_errors_total{category=\"create\"}",
+            "proctor_api_writes_total{resource=\"pods\",verb=\"create\"}",
+        ] {
+            assert!(text.contains(name), "{name} missing from:\n{text}");
+        }
+    }
+}
