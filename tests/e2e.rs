@@ -120,6 +120,11 @@ async fn the_whole_catalog_passes_under_runc_with_the_observed_values() {
             Some("PrivilegedNotAllowed")
         );
 
+        for p in &status.probes {
+            if p.verdict == Some(Verdict::Passed) {
+                assert_eq!((p.attempts, p.passed_attempts), (1, 1), "{p:?}");
+            }
+        }
         let summary = status.summary.unwrap();
         assert_eq!(summary.total, 21);
         assert_eq!(summary.skipped, 1);

@@ -808,8 +808,14 @@ impl RunWork<'_> {
                     }
                 }
                 Step::Finish(outcome) => {
-                    // Its pods are released once this verdict is written (see reconcile).
-                    finish(ps, outcome, self.now);
+                    // An attempt's outcome (a running probe's: a churn that passed, a timeout)
+                    // counts like a judged one: a passed attempt of a repeated probe goes on to
+                    // the next. Its pods are released once the verdict is written (reconcile).
+                    if ps.phase == ProbePhase::Running {
+                        self.judged(probe, ps, outcome).await?;
+                    } else {
+                        finish(ps, outcome, self.now);
+                    }
                     return Ok(());
                 }
             }
