@@ -1,5 +1,6 @@
 //! The CustomResourceDefinition of `TestRun`, generated from the Rust types in [`crate::api`].
-//! `crds/testrun.yaml` is this output, checked in; a test fails when the two drift apart.
+//! `crds/testrun.yaml` is this output, checked in, and so is the Helm chart's copy
+//! (`charts/proctor/files/testrun-crd.yaml`); a test fails when they drift apart.
 
 use kube::CustomResourceExt;
 
@@ -25,6 +26,11 @@ mod tests {
         assert!(
             generated == checked_in,
             "crds/testrun.yaml is out of date: run `cargo run -q -- crd > crds/testrun.yaml`"
+        );
+        let in_chart = include_str!("../charts/proctor/files/testrun-crd.yaml");
+        assert!(
+            generated == in_chart,
+            "the chart's CRD is out of date: run `cargo run -q -- crd > charts/proctor/files/testrun-crd.yaml`"
         );
     }
 }

@@ -2,7 +2,9 @@
 # Runs every test Proctor has, in the order that fails fastest:
 #   1. shellcheck, cargo fmt --check and clippy -D warnings, 2. unit tests (no cluster needed),
 #   3. the real test cluster (tests/cluster/up.sh: builds and starts it when it is not up),
-#   4. every test that needs the cluster (the `#[ignore]`d ones): cluster smoke tests and e2e.
+#   4. the operator image (umoci, no Docker engine) and helm, built from its Go module,
+#   5. every test that needs the cluster (the `#[ignore]`d ones): cluster smoke tests, e2e,
+#      and installing the operator with kubectl -k and with helm.
 # Needs root (the cluster runs containerd, runc and a kubelet on this machine). Build caches go
 # to /var/cache/proctor unless CARGO_TARGET_DIR / PROCTOR_CACHE_DIR say otherwise.
 set -euo pipefail
@@ -18,7 +20,7 @@ step "shellcheck"
 if ! command -v shellcheck >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
 fi
-shellcheck -x tests/cluster/*.sh tests/run-all.sh .ci/run
+shellcheck -x tests/cluster/*.sh tests/run-all.sh tests/tools/*.sh deploy/image/*.sh .ci/run
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -31,6 +33,19 @@ step "test cluster (tests/cluster/up.sh)"
 kubeconfig=$(tests/cluster/up.sh | tail -n 1)
 [[ -s $kubeconfig ]] || { echo "up.sh printed no kubeconfig path" >&2; exit 1; }
 export PROCTOR_TEST_KUBECONFIG=$kubeconfig
+
+step "operator image (deploy/image/build-oci.sh) and helm (tests/tools/helm.sh)"
+# The image the install tests deploy: built without a Docker engine, imported into the test
+# cluster's containerd as proctor.local/proctor:e2e.
+cluster_dir=${PROCTOR_CLUSTER_DIR:-/var/lib/proctor-test-cluster}
+image_tar=$PROCTOR_CACHE_DIR/images/proctor-e2e.tar
+mkdir -p "$(dirname "$image_tar")"
+deploy/image/build-oci.sh "$image_tar" proctor.local/proctor:e2e >/dev/null
+"$cluster_dir/bin/ctr" --address "$cluster_dir/run/containerd.sock" -n k8s.io \
+  images import --base-name proctor.local/proctor "$image_tar" >/dev/null
+PROCTOR_TEST_HELM=$(tests/tools/helm.sh)
+export PROCTOR_TEST_HELM
+export PROCTOR_TEST_KUBECTL=$cluster_dir/bin/kubectl
 
 step "tests against the real cluster"
 # One at a time: each e2e test runs a whole catalog of pods on a 2-core node, and under that
