@@ -215,19 +215,26 @@ async fn exercise(operator_ns: &str, lease: &str, failover: bool) {
             return;
         }
 
-        runs.create(&Default::default(), &sample_run("failover", |_| {}))
-            .await
-            .unwrap();
+        // Under faulty-exit, so that the run's failures (and their Events) are recorded across
+        // the handover too.
+        runs.create(
+            &Default::default(),
+            &sample_run("failover", |spec| {
+                spec.runtime_class_name = Some("faulty-exit".into())
+            }),
+        )
+        .await
+        .unwrap();
         // In the middle of the run: some verdicts written, others not.
         tokio::time::timeout(Duration::from_secs(120), async {
             loop {
                 let run = runs.get("failover").await.unwrap();
-                let passed = run
+                let judged = run
                     .status
                     .and_then(|s| s.summary)
-                    .map(|s| s.passed)
+                    .map(|s| s.passed + s.failed)
                     .unwrap_or(0);
-                if passed >= 3 {
+                if judged >= 3 {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -241,9 +248,33 @@ async fn exercise(operator_ns: &str, lease: &str, failover: bool) {
         let gap = deleted.elapsed();
         eprintln!("failover: {leader} -> {successor} in {gap:?}");
         let run = wait_for_run(&client, &ns, "failover").await;
-        assert_sample_passed(&run);
+        let failed = [
+            "exit-code",
+            "command-not-found",
+            "termination-message-fallback",
+            "restart-count",
+            "custom-exit-3",
+            "oom-kill",
+        ];
+        for p in &run.status.as_ref().unwrap().probes {
+            let wanted = if failed.contains(&p.name.as_str()) {
+                Verdict::Failed
+            } else if p.name == "process-group-kill" {
+                Verdict::Skipped
+            } else {
+                Verdict::Passed
+            };
+            assert_eq!(p.verdict, Some(wanted), "{p:?}");
+            if wanted != Verdict::Skipped {
+                assert_eq!(p.attempts, 1, "ran once: {p:?}");
+            }
+        }
+        // One Event per transition, each failed probe its own, none twice across the handover.
         let reasons = event_reasons(&client, &ns, "failover").await;
-        assert_eq!(reasons, ["ProbeSkipped", "Started", "Succeeded"]);
+        let mut wanted = vec!["Failed", "ProbeSkipped", "Started"];
+        wanted.extend(["ProbeFailed"; 6]);
+        wanted.sort_unstable();
+        assert_eq!(reasons, wanted);
     })
     .await;
 }

@@ -402,7 +402,9 @@ async fn report_transitions(
                 ),
                 1000,
             )),
-            action: "Judge".into(),
+            // The recorder folds events with the same reason and action into one series:
+            // each probe's verdict is an action of its own.
+            action: verdict::bounded(&format!("Judge {}", probe.name), 128),
             secondary: None,
         });
     }
