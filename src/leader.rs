@@ -86,6 +86,10 @@ impl LeaderElection {
                 metadata: ObjectMeta {
                     name: Some(self.name.clone()),
                     namespace: Some(self.namespace.clone()),
+                    // How `proctor run` finds out that a controller serves the cluster.
+                    labels: Some(
+                        [("app.kubernetes.io/name".to_owned(), "proctor".to_owned())].into(),
+                    ),
                     ..ObjectMeta::default()
                 },
                 spec: Some(LeaseSpec {

@@ -49,10 +49,84 @@ enum Command {
     },
     /// Prints the TestRun CustomResourceDefinition (YAML), e.g. `proctor crd | kubectl apply -f -`.
     Crd,
+    /// Applies a TestRun (server-side) and, with --wait, follows it to its end and reports it.
+    /// Exit code: 0 passed, 1 a probe failed, 2 the run could not be carried out.
+    Run {
+        /// The TestRun manifest (YAML).
+        #[arg(short = 'f', long = "filename")]
+        file: std::path::PathBuf,
+        /// Namespace of the run (default: the manifest's, else the kubeconfig's).
+        #[arg(short, long)]
+        namespace: Option<String>,
+        /// Follow the run to its end, report it, and exit with its outcome.
+        #[arg(long)]
+        wait: bool,
+        /// Give up waiting after this long (e.g. 90s, 30m, 2h).
+        #[arg(long, default_value = "30m", value_parser = proctor::cli::parse_duration)]
+        timeout: std::time::Duration,
+        /// Report format.
+        #[arg(short, long, value_enum, default_value = "table")]
+        output: proctor::report::Format,
+        /// Write the report to this file (the table still goes to stdout).
+        #[arg(long)]
+        report: Option<std::path::PathBuf>,
+        /// Delete an existing run of that name first (a run's spec never changes).
+        #[arg(long)]
+        replace: bool,
+        /// Probe image for runs naming none, when no deployed controller serves the cluster and
+        /// `run` runs one itself.
+        #[arg(long, env = "PROCTOR_DEFAULT_IMAGE", default_value = "busybox:1.36.1")]
+        default_image: String,
+    },
+    /// Renders an existing TestRun; exit code as for `run`.
+    Report {
+        name: String,
+        #[arg(short, long)]
+        namespace: Option<String>,
+        #[arg(short, long, value_enum, default_value = "table")]
+        output: proctor::report::Format,
+    },
+    /// Lists every probe kind: what it checks and its parameters.
+    Catalog,
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Catalog => {
+            print!("{}", proctor::probes::catalog::table());
+            ExitCode::SUCCESS
+        }
+        Command::Run {
+            file,
+            namespace,
+            wait,
+            timeout,
+            output,
+            report,
+            replace,
+            default_image,
+        } => cli(|client| {
+            proctor::cli::run(
+                client,
+                proctor::cli::RunArgs {
+                    file,
+                    namespace,
+                    wait,
+                    timeout,
+                    output,
+                    report,
+                    replace,
+                    default_image,
+                },
+            )
+        }),
+        Command::Report {
+            name,
+            namespace,
+            output,
+        } => cli(
+            |client| async move { proctor::cli::report(client, &name, namespace, output).await },
+        ),
         Command::Crd => match proctor::crd::testrun_crd_yaml() {
             Ok(yaml) => {
                 print!("{yaml}");
@@ -164,6 +238,38 @@ async fn controller(
     };
     election.release(&client).await;
     finish(result)
+}
+
+/// Runs a client command: its exit code, or 2 when it could not be carried out.
+fn cli<F, Fut>(command: F) -> ExitCode
+where
+    F: FnOnce(kube::Client) -> Fut,
+    Fut: std::future::Future<Output = Result<u8, proctor::cli::CliError>>,
+{
+    let could_not_run = ExitCode::from(proctor::cli::EXIT_COULD_NOT_RUN);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("proctor: starting the async runtime: {e}");
+            return could_not_run;
+        }
+    };
+    runtime.block_on(async move {
+        let client = match kube::Client::try_default().await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("proctor: no usable kubeconfig or in-cluster config: {e}");
+                return could_not_run;
+            }
+        };
+        match command(client).await {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("proctor: {e}");
+                could_not_run
+            }
+        }
+    })
 }
 
 /// SIGTERM (the kubelet stopping the pod).

@@ -11,6 +11,7 @@
 //! - deterministic names (see [`PodNames`]), so a restarted controller never runs a probe twice;
 //! - labels that tie the pod to its run and probe, and an owner reference to the run.
 
+pub mod catalog;
 mod kinds;
 mod names;
 
