@@ -117,6 +117,25 @@ async fn proctor_run_exits_0_for_a_passing_run_and_1_with_a_junit_of_the_failure
             "{failed_case}"
         );
 
+        // kubectl wait on the outcome condition, as a pipeline step would.
+        let kubectl = std::env::var("PROCTOR_TEST_KUBECTL")
+            .unwrap_or_else(|_| "/var/lib/proctor-test-cluster/bin/kubectl".into());
+        let waited = |run: &str, condition: &str| {
+            Command::new(&kubectl)
+                .args(["wait", "-n", &ns, &format!("testrun/{run}")])
+                .arg(format!("--for=condition={condition}"))
+                .arg("--timeout=10s")
+                .env(
+                    "KUBECONFIG",
+                    std::env::var("PROCTOR_TEST_KUBECONFIG").unwrap(),
+                )
+                .status()
+                .unwrap()
+                .success()
+        };
+        assert!(waited("passing", "Passed"));
+        assert!(waited("faulty", "Passed=False"));
+
         // Applying the same manifest again changes nothing: the finished run is reported.
         let (code, stdout, _) =
             proctor(&["run", "-f", passing.to_str().unwrap(), "-n", &ns, "--wait"]);

@@ -17,8 +17,15 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "shellcheck"
-if ! command -v shellcheck >/dev/null; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
+# The linter; lua5.1 for the test of the Argo CD health check (Argo CD runs Lua 5.1); headless
+# chromium and pdftotext for the HTML report's test.
+missing=()
+command -v shellcheck >/dev/null || missing+=(shellcheck)
+command -v lua5.1 >/dev/null || missing+=(lua5.1)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v pdftotext >/dev/null || missing+=(poppler-utils)
+if ((${#missing[@]})); then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 shellcheck -x tests/cluster/*.sh tests/run-all.sh tests/tools/*.sh deploy/image/*.sh .ci/run
 
@@ -34,7 +41,7 @@ kubeconfig=$(tests/cluster/up.sh | tail -n 1)
 [[ -s $kubeconfig ]] || { echo "up.sh printed no kubeconfig path" >&2; exit 1; }
 export PROCTOR_TEST_KUBECONFIG=$kubeconfig
 
-step "operator image (deploy/image/build-oci.sh) and helm (tests/tools/helm.sh)"
+step "operator image (deploy/image/build-oci.sh), helm and kstatus-check (tests/tools/)"
 # The image the install tests deploy: built without a Docker engine, imported into the test
 # cluster's containerd as proctor.local/proctor:e2e.
 cluster_dir=${PROCTOR_CLUSTER_DIR:-/var/lib/proctor-test-cluster}
@@ -44,7 +51,8 @@ deploy/image/build-oci.sh "$image_tar" proctor.local/proctor:e2e >/dev/null
 "$cluster_dir/bin/ctr" --address "$cluster_dir/run/containerd.sock" -n k8s.io \
   images import --base-name proctor.local/proctor "$image_tar" >/dev/null
 PROCTOR_TEST_HELM=$(tests/tools/helm.sh)
-export PROCTOR_TEST_HELM
+PROCTOR_TEST_KSTATUS=$(tests/tools/kstatus.sh)
+export PROCTOR_TEST_HELM PROCTOR_TEST_KSTATUS
 export PROCTOR_TEST_KUBECTL=$cluster_dir/bin/kubectl
 
 step "tests against the real cluster"
