@@ -329,12 +329,7 @@ fn line_key(line: &str) -> &str {
 }
 
 fn progress(run: &TestRun, elapsed: Duration) -> String {
-    let status = run.status.clone().unwrap_or_default();
-    let s = status.summary.unwrap_or_default();
-    let phase = status
-        .phase
-        .map(|p| format!("{p:?}"))
-        .unwrap_or_else(|| "Pending".into());
+    let (phase, s) = report::phase_and_summary(run);
     format!(
         "{phase}: {}/{} judged ({} passed, {} failed, {} errors, {} skipped; {} running) after {}s",
         s.passed + s.failed + s.errored + s.skipped,

@@ -31,6 +31,43 @@ async fn control_and_faulty(
     )
 }
 
+/// Runs `script` (which prints "ready" once its TERM trap is set) in pod `name` under `class`,
+/// deletes the pod with `grace` seconds once it is ready, and returns its final container state
+/// and when the delete was sent. A finalizer keeps the deleted pod until that state is read.
+async fn stop_when_ready(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    class: &str,
+    script: &str,
+    grace: u32,
+) -> (
+    k8s_openapi::api::core::v1::ContainerStateTerminated,
+    k8s_openapi::jiff::Timestamp,
+) {
+    let mut pod = script_pod(name, class, script);
+    pod["metadata"]["finalizers"] = json!(["proctor.dev/smoke-test"]);
+    pod["spec"]["terminationGracePeriodSeconds"] = json!(grace);
+    create_pod(client, ns, pod).await;
+    wait_for_pod(client, ns, name, "running", |p| phase(p) == Some("Running")).await;
+    tokio::time::timeout(POD_TIMEOUT, async {
+        while !logs(client, ns, name).await.contains("ready") {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("pod printed ready");
+    let deleted = k8s_openapi::jiff::Timestamp::now();
+    delete_pod(client, ns, name, grace).await;
+    let pod = wait_for_pod(client, ns, name, "terminated", |p| {
+        p.and_then(terminated).is_some()
+    })
+    .await;
+    let state = terminated(&pod).cloned().unwrap();
+    remove_finalizers(client, ns, name).await;
+    (state, deleted)
+}
+
 #[tokio::test]
 #[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
 async fn exit_42_fails_with_42_under_runc_and_with_0_under_faulty_exit() {
@@ -151,41 +188,10 @@ async fn faulty_sigterm_kills_where_runc_lets_the_pod_shut_down_gracefully() {
     with_namespace("smoke-sigterm", |client, ns| async move {
         let script = "trap 'echo got-TERM > /dev/termination-log; exit 0' TERM; \
                       echo ready; while true; do sleep 0.1; done";
-        let graceful = |name: &str, class: &str| {
-            let mut pod = script_pod(name, class, script);
-            pod["metadata"]["finalizers"] = json!(["proctor.dev/smoke-test"]);
-            pod["spec"]["terminationGracePeriodSeconds"] = json!(30);
-            pod
-        };
-        let stop = |name: &'static str, class: &'static str| {
-            let client = client.clone();
-            let ns = ns.clone();
-            async move {
-                create_pod(&client, &ns, graceful(name, class)).await;
-                wait_for_pod(&client, &ns, name, "running", |p| {
-                    phase(p) == Some("Running")
-                })
-                .await;
-                // The trap is set before "ready" is printed.
-                tokio::time::timeout(POD_TIMEOUT, async {
-                    while !logs(&client, &ns, name).await.contains("ready") {
-                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    }
-                })
-                .await
-                .expect("pod printed ready");
-                delete_pod(&client, &ns, name, 30).await;
-                let pod = wait_for_pod(&client, &ns, name, "terminated", |p| {
-                    p.and_then(terminated).is_some()
-                })
-                .await;
-                let state = terminated(&pod).cloned().unwrap();
-                remove_finalizers(&client, &ns, name).await;
-                state
-            }
-        };
-        let (runc, faulty) =
-            futures::join!(stop("control", "runc"), stop("faulty", "faulty-sigterm"));
+        let ((runc, _), (faulty, _)) = futures::join!(
+            stop_when_ready(&client, &ns, "control", "runc", script, 30),
+            stop_when_ready(&client, &ns, "faulty", "faulty-sigterm", script, 30),
+        );
         assert_eq!(runc.exit_code, 0, "{runc:?}");
         assert_eq!(runc.message.as_deref(), Some("got-TERM\n"), "{runc:?}");
         assert_eq!(faulty.exit_code, 137, "{faulty:?}");
@@ -256,32 +262,9 @@ async fn faulty_latekill_delivers_the_kill_50_seconds_late() {
     with_namespace("smoke-latekill", |client, ns| async move {
         let script = "trap 'exit 0' TERM; echo ready; while true; do sleep 0.1; done";
         let stop = |name: &'static str, class: &'static str| {
-            let client = client.clone();
-            let ns = ns.clone();
+            let (client, ns) = (client.clone(), ns.clone());
             async move {
-                let mut pod = script_pod(name, class, script);
-                pod["metadata"]["finalizers"] = json!(["proctor.dev/smoke-test"]);
-                pod["spec"]["terminationGracePeriodSeconds"] = json!(90);
-                create_pod(&client, &ns, pod).await;
-                wait_for_pod(&client, &ns, name, "running", |p| {
-                    phase(p) == Some("Running")
-                })
-                .await;
-                tokio::time::timeout(POD_TIMEOUT, async {
-                    while !logs(&client, &ns, name).await.contains("ready") {
-                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    }
-                })
-                .await
-                .expect("pod printed ready");
-                let deleted = k8s_openapi::jiff::Timestamp::now();
-                delete_pod(&client, &ns, name, 90).await;
-                let pod = wait_for_pod(&client, &ns, name, "terminated", |p| {
-                    p.and_then(terminated).is_some()
-                })
-                .await;
-                let state = terminated(&pod).cloned().unwrap();
-                remove_finalizers(&client, &ns, name).await;
+                let (state, deleted) = stop_when_ready(&client, &ns, name, class, script, 90).await;
                 let finished = state.finished_at.unwrap().0;
                 (state.exit_code, finished.as_second() - deleted.as_second())
             }

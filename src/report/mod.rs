@@ -79,14 +79,19 @@ fn one_line(text: &str, max: usize) -> String {
     }
 }
 
-/// The run's one-line outcome, e.g. `Failed: 14 passed, 6 failed, 0 errors, 1 skipped of 21`.
-pub fn outcome_line(run: &TestRun) -> String {
+/// The run's phase (`Pending` before the controller wrote one) and summary counts.
+pub fn phase_and_summary(run: &TestRun) -> (String, crate::api::Summary) {
     let status = run.status.clone().unwrap_or_default();
-    let s = status.summary.unwrap_or_default();
     let phase = status
         .phase
         .map(|p| format!("{p:?}"))
         .unwrap_or_else(|| "Pending".into());
+    (phase, status.summary.unwrap_or_default())
+}
+
+/// The run's one-line outcome, e.g. `Failed: 14 passed, 6 failed, 0 errors, 1 skipped of 21`.
+pub fn outcome_line(run: &TestRun) -> String {
+    let (phase, s) = phase_and_summary(run);
     format!(
         "{phase}: {} passed, {} failed, {} errors, {} skipped of {}",
         s.passed, s.failed, s.errored, s.skipped, s.total
