@@ -95,6 +95,8 @@ pub enum Error {
     ApplyStatus { name: String, source: kube::Error },
     #[error("deleting TestRun {name}: {source}")]
     DeleteRun { name: String, source: kube::Error },
+    #[error("reconciling TestRun {name} took longer than {seconds}s; abandoned, retried")]
+    ReconcileTimeout { name: String, seconds: u64 },
 }
 
 impl Error {
@@ -108,6 +110,7 @@ impl Error {
             Error::ReadLog { .. } | Error::ReadLogStream { .. } => "logs",
             Error::Exec { .. } => "exec",
             Error::ApplyStatus { .. } => "status",
+            Error::ReconcileTimeout { .. } => "timeout",
         }
     }
 }
@@ -122,6 +125,9 @@ struct Context {
     /// (which could repeat an exec or double-count an attempt).
     written: std::sync::Mutex<HashMap<String, (TestRunStatus, std::time::Instant)>>,
 }
+
+/// The longest a reconcile may take (a large log is streamed in well under this).
+const RECONCILE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long a reconcile waits for the cache to show the status this process wrote before it
 /// goes ahead anyway (someone else may have changed the status since).
@@ -215,7 +221,16 @@ async fn sweep_orphans(client: Client, runs: Store<TestRun>, pods: Store<Pod>) {
 /// One reconcile, measured: its duration, and its errors by category.
 async fn reconcile(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = std::time::Instant::now();
-    let result = reconcile_run(run, ctx).await;
+    let name = run.metadata.name.clone().unwrap_or_default();
+    // A call that never answers (seen once after a leader handover) must not hold the run: the
+    // reconcile is abandoned and retried. Every step is idempotent, so nothing runs twice.
+    let result = match tokio::time::timeout(RECONCILE_TIMEOUT, reconcile_run(run, ctx)).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::ReconcileTimeout {
+            name,
+            seconds: RECONCILE_TIMEOUT.as_secs(),
+        }),
+    };
     let metrics = &crate::metrics::METRICS;
     crate::metrics::Metrics::observe(&metrics.reconcile_duration, &[], started.elapsed());
     if let Err(e) = &result {
