@@ -31,16 +31,21 @@ const PASSED: &str = "conformance-runc.yaml";
 fn kstatus(object: &Value) -> (String, String) {
     let tool = std::env::var("PROCTOR_TEST_KSTATUS")
         .expect("PROCTOR_TEST_KSTATUS: tests/tools/kstatus.sh prints it");
-    let mut child = Command::new(tool)
+    let child = Command::new(tool)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    status_and_message(child, &object.to_string())
+}
+
+/// Writes `input` to the child's stdin and reads back its `STATUS<TAB>MESSAGE` line.
+fn status_and_message(mut child: std::process::Child, input: &str) -> (String, String) {
     child
         .stdin
         .take()
         .unwrap()
-        .write_all(object.to_string().as_bytes())
+        .write_all(input.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -121,24 +126,14 @@ fn argocd_health(object: &Value) -> (String, String) {
         lua_literal(object),
         lua_literal(&Value::String(script.display().to_string()))
     );
-    let mut child = Command::new("lua5.1")
+    let child = Command::new("lua5.1")
         .arg("-")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("lua5.1 (Debian package lua5.1)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(program.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let text = String::from_utf8(out.stdout).unwrap();
-    let (status, message) = text.trim_end().split_once('\t').unwrap();
-    (status.to_owned(), message.to_owned())
+    status_and_message(child, &program)
 }
 
 #[test]
