@@ -507,6 +507,110 @@ custom:
     .await;
 }
 
+/// The name of the run that owns `pod`.
+fn run_of(pod: &Pod) -> Option<String> {
+    pod.owner_references()
+        .iter()
+        .find(|o| o.kind == "TestRun")
+        .map(|o| o.name.clone())
+}
+
+/// A controller that starts with several runs in flight reconciles every one of them at once,
+/// and releases the pods of a run deleted while it was down. (kube's pod cache woke only one
+/// of the reconciles waiting for it: the others hung until the reconcile timeout, and the
+/// orphan sweep never ran.)
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn a_restarted_controller_resumes_every_run_and_releases_the_pods_of_deleted_ones() {
+    with_namespace("e2e-resume", |client, ns| async move {
+        install_crd(&client).await;
+        let runs: Api<TestRun> = Api::namespaced(client.clone(), &ns);
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        let mut controller = ControllerProcess::start(&ns);
+        let names = ["a", "b", "c", "gone"];
+        for name in names {
+            let run = sample_run(name, |spec| {
+                spec.probes
+                    .retain(|p| p.name == "exit-code" || p.name == "graceful-shutdown");
+            });
+            runs.create(&Default::default(), &run).await.unwrap();
+        }
+        // Every run under way (its pods created, so holding Proctor's finalizer), and `gone`
+        // still holding its pods.
+        let mut seen = BTreeSet::new();
+        tokio::time::timeout(RUN_TIMEOUT, async {
+            loop {
+                let held: BTreeSet<String> = pods
+                    .list(&Default::default())
+                    .await
+                    .unwrap()
+                    .items
+                    .iter()
+                    .filter(|p| {
+                        p.finalizers()
+                            .iter()
+                            .any(|f| f == proctor::api::POD_FINALIZER)
+                    })
+                    .filter_map(run_of)
+                    .collect();
+                seen.extend(held.iter().cloned());
+                if names.iter().all(|n| seen.contains(*n)) && held.contains("gone") {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+        .await
+        .expect("every run got under way");
+        controller.kill();
+        runs.delete("gone", &kube::api::DeleteParams::background())
+            .await
+            .unwrap();
+        let restarted = ControllerProcess::start(&ns);
+
+        for name in ["a", "b", "c"] {
+            let done = |r: Option<&TestRun>| {
+                r.and_then(|r| r.status.as_ref())
+                    .and_then(|s| s.completion_time.as_ref())
+                    .is_some()
+            };
+            let run = tokio::time::timeout(
+                RUN_TIMEOUT,
+                kube::runtime::wait::await_condition(runs.clone(), name, done),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("run {name} did not finish after the restart"))
+            .unwrap()
+            .unwrap();
+            assert_verdicts(&run, &[], &[]);
+        }
+        let released = tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                let left = pods
+                    .list(&Default::default())
+                    .await
+                    .unwrap()
+                    .items
+                    .iter()
+                    .filter(|p| run_of(p).as_deref() == Some("gone"))
+                    .count();
+                if left == 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+        .await;
+        assert!(released.is_ok(), "the deleted run's pods were not released");
+        let log = restarted.log_text();
+        assert!(
+            !log.contains("took longer than"),
+            "a reconcile hung after the restart:\n{log}"
+        );
+    })
+    .await;
+}
+
 /// A run deleted while a probe pod holds Proctor's finalizer: the pod is released and goes.
 #[tokio::test]
 #[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]

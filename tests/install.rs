@@ -183,6 +183,30 @@ fn assert_nothing_left(namespace: &str) {
     }
 }
 
+/// The runs whose reconciles began but never once ended, from a controller's log with
+/// `PROCTOR_TRACE` set (`proctor: trace: <namespace>/<name> +<ms>: <stage>`).
+fn unfinished_reconciles(log: &str) -> Vec<String> {
+    let mut began = std::collections::BTreeSet::new();
+    let mut ended = std::collections::BTreeSet::new();
+    for line in log.lines() {
+        let Some((run, stage)) = line
+            .strip_prefix("proctor: trace: ")
+            .and_then(|rest| rest.split_once(" +"))
+        else {
+            continue;
+        };
+        began.insert(run.to_owned());
+        if stage.contains(": ended: ") {
+            ended.insert(run.to_owned());
+        }
+    }
+    assert!(
+        !began.is_empty(),
+        "no trace in the log (PROCTOR_TRACE unset?):\n{log}"
+    );
+    began.difference(&ended).cloned().collect()
+}
+
 /// Runs the sample in a fresh restricted namespace, checks its verdicts, metrics and Events, and
 /// then (when `failover`) deletes the leader's pod in the middle of a second run: the standby
 /// takes the lease and the run completes with every verdict recorded once.
@@ -248,6 +272,14 @@ async fn exercise(operator_ns: &str, lease: &str, failover: bool) {
         let gap = deleted.elapsed();
         eprintln!("failover: {leader} -> {successor} in {gap:?}");
         let run = wait_for_run(&client, &ns, "failover").await;
+        // Every run the successor took up, it reconciled to an end: no reconcile hung (a
+        // cache wait that woke only one of several reconciles once did).
+        let log = kubectl(&["logs", "-n", operator_ns, &successor]);
+        assert_eq!(
+            unfinished_reconciles(&log),
+            Vec::<String>::new(),
+            "reconciles that never ended after the handover:\n{log}"
+        );
         let failed = [
             "exit-code",
             "command-not-found",

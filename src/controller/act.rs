@@ -9,6 +9,7 @@ use serde_json::json;
 use tokio::io::AsyncReadExt as _;
 
 use super::Error;
+use super::stage::enter;
 use crate::api::{POD_FINALIZER, TestRun, TestRunStatus};
 use crate::probes::CONTAINER;
 use crate::verdict::{ExecObservation, LogCounter, LogObservation};
@@ -46,6 +47,7 @@ where
         meta.namespace.as_deref().unwrap_or_default(),
     );
     crate::metrics::METRICS.write("create", K::plural(&()).as_ref());
+    enter(|| format!("creating {} {name}", K::plural(&())));
     match api.create(&PostParams::default(), object).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.is_already_exists() => Ok(()),
@@ -65,6 +67,7 @@ pub async fn delete_pod(
         ..DeleteParams::default()
     };
     crate::metrics::METRICS.write("delete", "pods");
+    enter(|| format!("deleting pod {name}"));
     match api.delete(name, &params).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
@@ -97,6 +100,7 @@ pub async fn release_pod(client: &Client, pod: &Pod) -> Result<(), Error> {
     })?;
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
     crate::metrics::METRICS.write("patch", "pods");
+    enter(|| format!("releasing pod {name}"));
     match api
         .patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
         .await
@@ -124,6 +128,7 @@ pub async fn read_log(
         limit_bytes: limit,
         ..LogParams::default()
     };
+    enter(|| format!("requesting the log of pod {name}"));
     let stream = api
         .log_stream(name, &params)
         .await
@@ -132,6 +137,7 @@ pub async fn read_log(
             source,
         })?;
     futures::pin_mut!(stream);
+    enter(|| format!("reading the log of pod {name}"));
     let mut counter = LogCounter::default();
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
@@ -171,6 +177,7 @@ pub async fn exec(
         .stdin(false)
         .stdout(true)
         .stderr(true);
+    enter(|| format!("exec in pod {pod}: connecting"));
     let mut process = match api.exec(pod, command, &params).await {
         Ok(p) => p,
         Err(kube::Error::Api(s)) => {
@@ -200,13 +207,16 @@ pub async fn exec(
         }
         bytes
     };
+    enter(|| format!("exec in pod {pod}: reading its output"));
     let (out, err) = futures::join!(drain(process.stdout()), drain(process.stderr()));
     let stdout = crate::verdict::bounded(&String::from_utf8_lossy(&out), MAX_EXEC_OUTPUT);
     let stderr = crate::verdict::bounded(&String::from_utf8_lossy(&err), MAX_EXEC_OUTPUT);
+    enter(|| format!("exec in pod {pod}: waiting for its exit status"));
     let status = match status {
         Some(status) => status.await,
         None => None,
     };
+    enter(|| format!("exec in pod {pod}: closing"));
     let _ = process.join().await;
     let observation = match status {
         Some(s) if s.status.as_deref() == Some("Success") => ExecObservation {
@@ -264,6 +274,7 @@ pub async fn apply_status(
         "status": status,
     });
     crate::metrics::METRICS.write("patch", "testruns/status");
+    enter(|| format!("writing the status of {name}"));
     api.patch_status(
         &name,
         &PatchParams::apply(manager).force(),
@@ -279,6 +290,7 @@ pub async fn delete_run(client: &Client, run: &TestRun) -> Result<(), Error> {
     let name = run.metadata.name.clone().unwrap_or_default();
     let api: Api<TestRun> = Api::namespaced(client.clone(), ns);
     crate::metrics::METRICS.write("delete", "testruns");
+    enter(|| format!("deleting TestRun {name}"));
     match api.delete(&name, &DeleteParams::background()).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
@@ -293,6 +305,7 @@ pub async fn create_pods(client: &Client, pods: &[Pod]) -> Result<(), Error> {
         let client = client.clone();
         async move { create_pod(&client, &pod).await }
     });
+    enter(|| format!("creating {} pods", pods.len()));
     let results: Vec<Result<(), Error>> = futures::stream::iter(creates)
         .buffer_unordered(64)
         .collect()

@@ -14,6 +14,8 @@
 
 mod act;
 pub mod drive;
+mod ready;
+mod stage;
 pub mod status;
 
 use std::collections::{BTreeMap, HashMap};
@@ -95,8 +97,14 @@ pub enum Error {
     ApplyStatus { name: String, source: kube::Error },
     #[error("deleting TestRun {name}: {source}")]
     DeleteRun { name: String, source: kube::Error },
-    #[error("reconciling TestRun {name} took longer than {seconds}s; abandoned, retried")]
-    ReconcileTimeout { name: String, seconds: u64 },
+    #[error(
+        "reconciling TestRun {name} took longer than {seconds}s (stuck {stage}); abandoned, retried"
+    )]
+    ReconcileTimeout {
+        name: String,
+        seconds: u64,
+        stage: String,
+    },
 }
 
 impl Error {
@@ -119,6 +127,8 @@ struct Context {
     client: Client,
     config: Config,
     pods: Store<Pod>,
+    /// When `pods` holds a complete list (awaitable by every reconcile at once).
+    pods_ready: ready::Ready,
     recorder: Recorder,
     /// The status this process last wrote per run UID, and when: a reconcile that sees an
     /// older one in the cache waits for the watch to catch up instead of acting on stale state
@@ -172,10 +182,16 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         recorder,
         config,
         pods: pod_store.clone(),
+        pods_ready: ready::Ready::of(pod_store.clone()),
         written: std::sync::Mutex::default(),
     });
 
-    let sweeper = tokio::spawn(sweep_orphans(client, run_store, pod_store));
+    let sweeper = tokio::spawn(sweep_orphans(
+        client,
+        run_store,
+        pod_store,
+        ctx.pods_ready.clone(),
+    ));
     controller
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
@@ -198,39 +214,85 @@ fn error_policy(_run: Arc<TestRun>, error: &Error, _ctx: Arc<Context>) -> Action
 
 /// Releases Proctor's finalizer from pods whose run no longer exists (deleted runs never reach
 /// `reconcile`), so that the garbage collector can remove them.
-async fn sweep_orphans(client: Client, runs: Store<TestRun>, pods: Store<Pod>) {
-    let _ = pods.wait_until_ready().await;
-    let _ = runs.wait_until_ready().await;
+///
+/// A held pod whose run is not in the controller's cache is confirmed gone by a GET of its
+/// owner before it is released: the cache may not be filled yet, and its readiness is not ours
+/// to wait for (see [`ready`]).
+async fn sweep_orphans(
+    client: Client,
+    runs: Store<TestRun>,
+    pods: Store<Pod>,
+    ready: ready::Ready,
+) {
+    if !ready.wait().await {
+        return;
+    }
     loop {
         let live: std::collections::HashSet<String> =
             runs.state().iter().filter_map(|r| r.uid()).collect();
         for pod in pods.state() {
             let held = pod.finalizers().iter().any(|f| f == POD_FINALIZER);
             let owner = pod.labels().get(LABEL_RUN_UID).cloned().unwrap_or_default();
-            if held
-                && !live.contains(&owner)
-                && let Err(e) = act::release_pod(&client, &pod).await
-            {
-                eprintln!("proctor: releasing orphaned pod: {e}");
+            if !held || live.contains(&owner) || run_exists(&client, &pod, &owner).await {
+                continue;
+            }
+            match act::release_pod(&client, &pod).await {
+                Ok(()) => eprintln!(
+                    "proctor: released pod {}/{}: its run is gone",
+                    pod.namespace().unwrap_or_default(),
+                    pod.name_any()
+                ),
+                Err(e) => eprintln!("proctor: releasing orphaned pod: {e}"),
             }
         }
         tokio::time::sleep(Duration::from_secs(10)).await;
     }
 }
 
+/// Whether the run that owns `pod` (by UID) still exists; `true` when that cannot be told.
+async fn run_exists(client: &Client, pod: &Pod, uid: &str) -> bool {
+    let Some(owner) = pod
+        .owner_references()
+        .iter()
+        .find(|o| o.kind == "TestRun" && o.uid == uid)
+    else {
+        // Not owned by a run as Proctor creates them: not Proctor's to release.
+        return true;
+    };
+    let ns = pod.namespace().unwrap_or_default();
+    let runs: Api<TestRun> = Api::namespaced(client.clone(), &ns);
+    match runs.get_opt(&owner.name).await {
+        Ok(Some(run)) => run.uid().as_deref() == Some(uid),
+        Ok(None) => false,
+        Err(e) => {
+            eprintln!("proctor: looking up the run of pod {}: {e}", pod.name_any());
+            true
+        }
+    }
+}
+
 /// One reconcile, measured: its duration, and its errors by category.
 async fn reconcile(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = std::time::Instant::now();
-    let name = run.metadata.name.clone().unwrap_or_default();
-    // A call that never answers (seen once after a leader handover) must not hold the run: the
-    // reconcile is abandoned and retried. Every step is idempotent, so nothing runs twice.
-    let result = match tokio::time::timeout(RECONCILE_TIMEOUT, reconcile_run(run, ctx)).await {
-        Ok(result) => result,
-        Err(_) => Err(Error::ReconcileTimeout {
+    let name = format!(
+        "{}/{}",
+        run.metadata.namespace.as_deref().unwrap_or_default(),
+        run.metadata.name.as_deref().unwrap_or_default()
+    );
+    let stage = stage::Stage::new(&name);
+    // A call that never answers must not hold the run: the reconcile is abandoned and retried,
+    // and the error says what it was waiting for. The deadline is checked before the work is
+    // polled again, so that the stage named is the one waited for, not one a last poll reached.
+    let result = tokio::select! {
+        biased;
+        () = tokio::time::sleep(RECONCILE_TIMEOUT) => Err(Error::ReconcileTimeout {
             name,
             seconds: RECONCILE_TIMEOUT.as_secs(),
+            stage: stage.current(),
         }),
+        result = stage.scope(reconcile_run(run, ctx)) => result,
     };
+    stage.end(&result);
     let metrics = &crate::metrics::METRICS;
     crate::metrics::Metrics::observe(&metrics.reconcile_duration, &[], started.elapsed());
     if let Err(e) = &result {
@@ -243,9 +305,11 @@ async fn reconcile(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Action, Error
 }
 
 async fn reconcile_run(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Action, Error> {
-    if ctx.pods.wait_until_ready().await.is_err() {
+    stage::enter(|| "waiting for the pod cache".into());
+    if !ctx.pods_ready.wait().await {
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
+    stage::enter(|| "deciding".into());
     let Some(rc) = RunContext::of(&run, &ctx.config.default_image) else {
         return Ok(Action::await_change());
     };
@@ -451,6 +515,7 @@ async fn report_transitions(
     let reference = kube::Resource::object_ref(run, &());
     for event in events {
         crate::metrics::METRICS.write("create", "events");
+        stage::enter(|| format!("publishing the event {}", event.reason));
         if let Err(e) = ctx.recorder.publish(&event, &reference).await {
             eprintln!("proctor: publishing event {}: {e}", event.reason);
         }
