@@ -25,46 +25,6 @@ use support::*;
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Asserts that exactly `failed` failed, `skipped` were skipped, and every other probe passed.
-fn assert_verdicts(run: &TestRun, failed: &[&str], skipped: &[&str]) {
-    let table = verdicts(run);
-    let shown = table
-        .iter()
-        .map(|(name, (v, r, m))| format!("  {name}: {v} {r}: {m}"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    assert_eq!(
-        table.len(),
-        run.spec.probes.len(),
-        "a verdict per probe:\n{shown}"
-    );
-    for (name, (verdict, _, _)) in &table {
-        let wanted = if failed.contains(&name.as_str()) {
-            "Failed"
-        } else if skipped.contains(&name.as_str()) {
-            "Skipped"
-        } else {
-            "Passed"
-        };
-        assert_eq!(
-            verdict,
-            wanted,
-            "probe {name} of {}:\n{shown}",
-            run.name_any()
-        );
-    }
-    for p in &run.status.as_ref().unwrap().probes {
-        if p.verdict == Some(Verdict::Failed) {
-            assert!(
-                p.checks.iter().any(|c| !c.passed && !c.expected.is_empty()),
-                "failed probe {} shows the check that failed: {:?}",
-                p.name,
-                p.checks
-            );
-        }
-    }
-}
-
 #[tokio::test]
 #[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
 async fn the_whole_catalog_passes_under_runc_with_the_observed_values() {
@@ -152,21 +112,8 @@ async fn each_faulty_runtime_fails_exactly_the_probes_that_check_its_behaviour()
     let matrix: Vec<(&str, Vec<&str>)> = vec![
         ("faulty-env", vec!["env"]),
         ("faulty-cwd", vec!["working-dir"]),
-        // The process always exits 0, so every probe that relies on a non-zero exit fails too:
-        // the exit code itself, the command that cannot start (its shell exits 0), the log
-        // fallback (only taken on failure), the restarts (only after failures), the custom
-        // probe's exit 3 and the OOM kill's 137.
-        (
-            "faulty-exit",
-            vec![
-                "exit-code",
-                "command-not-found",
-                "termination-message-fallback",
-                "restart-count",
-                "custom-exit-3",
-                "oom-kill",
-            ],
-        ),
+        // The process always exits 0: every probe that relies on a non-zero exit fails.
+        ("faulty-exit", FAULTY_EXIT_FAILS.to_vec()),
         // Execs exit 0: the exec probes, and the custom probe's exec action expecting 5.
         (
             "faulty-exec",
@@ -298,19 +245,7 @@ async fn a_controller_killed_mid_run_resumes_without_running_anything_twice() {
         .expect("the run got under way");
         controller.kill();
         let _restarted = ControllerProcess::start(&ns);
-        let done = |r: Option<&TestRun>| {
-            r.and_then(|r| r.status.as_ref())
-                .and_then(|s| s.completion_time.as_ref())
-                .is_some()
-        };
-        let run = tokio::time::timeout(
-            RUN_TIMEOUT,
-            kube::runtime::wait::await_condition(runs.clone(), "restart", done),
-        )
-        .await
-        .expect("the run finished after the restart")
-        .unwrap()
-        .unwrap();
+        let run = wait_for_end(&runs, "restart").await;
         // Let the watches catch up with the last writes.
         tokio::time::sleep(Duration::from_secs(2)).await;
         pod_watch.abort();
@@ -507,6 +442,23 @@ custom:
     .await;
 }
 
+/// The run `name` once it has a completion time (after a restart: however it got there).
+async fn wait_for_end(runs: &Api<TestRun>, name: &str) -> TestRun {
+    let done = |r: Option<&TestRun>| {
+        r.and_then(|r| r.status.as_ref())
+            .and_then(|s| s.completion_time.as_ref())
+            .is_some()
+    };
+    tokio::time::timeout(
+        RUN_TIMEOUT,
+        kube::runtime::wait::await_condition(runs.clone(), name, done),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("run {name} did not finish after the restart"))
+    .unwrap()
+    .unwrap()
+}
+
 /// The name of the run that owns `pod`.
 fn run_of(pod: &Pod) -> Option<String> {
     pod.owner_references()
@@ -569,20 +521,7 @@ async fn a_restarted_controller_resumes_every_run_and_releases_the_pods_of_delet
         let restarted = ControllerProcess::start(&ns);
 
         for name in ["a", "b", "c"] {
-            let done = |r: Option<&TestRun>| {
-                r.and_then(|r| r.status.as_ref())
-                    .and_then(|s| s.completion_time.as_ref())
-                    .is_some()
-            };
-            let run = tokio::time::timeout(
-                RUN_TIMEOUT,
-                kube::runtime::wait::await_condition(runs.clone(), name, done),
-            )
-            .await
-            .unwrap_or_else(|_| panic!("run {name} did not finish after the restart"))
-            .unwrap()
-            .unwrap();
-            assert_verdicts(&run, &[], &[]);
+            assert_verdicts(&wait_for_end(&runs, name).await, &[], &[]);
         }
         let released = tokio::time::timeout(Duration::from_secs(60), async {
             loop {

@@ -21,7 +21,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::events::v1::Event;
 use kube::runtime::wait::await_condition;
 use kube::{Api, Client};
-use proctor::api::{RunPhase, TestRun, Verdict};
+use proctor::api::{RunPhase, TestRun};
 use support::*;
 
 const CRD: &str = "testruns.proctor.dev";
@@ -101,22 +101,6 @@ async fn wait_for_run(client: &Client, namespace: &str, name: &str) -> TestRun {
         .unwrap_or_else(|_| panic!("TestRun {namespace}/{name} did not finish"))
         .unwrap()
         .unwrap()
-}
-
-/// Every probe but the process-group kill (not allowed here) passed, each in one attempt.
-fn assert_sample_passed(run: &TestRun) {
-    let status = run.status.as_ref().unwrap();
-    for p in &status.probes {
-        let wanted = if p.name == "process-group-kill" {
-            Verdict::Skipped
-        } else {
-            Verdict::Passed
-        };
-        assert_eq!(p.verdict, Some(wanted), "{p:?}");
-        if wanted == Verdict::Passed {
-            assert_eq!(p.attempts, 1, "ran once: {p:?}");
-        }
-    }
 }
 
 async fn event_reasons(client: &Client, namespace: &str, run: &str) -> Vec<String> {
@@ -218,7 +202,8 @@ async fn exercise(operator_ns: &str, lease: &str, failover: bool) {
             .await
             .unwrap();
         let run = wait_for_run(&client, &ns, "sample").await;
-        assert_sample_passed(&run);
+        assert_verdicts(&run, &[], &["process-group-kill"]);
+        assert_each_ran_once(&run);
 
         let metrics = leader_metrics(operator_ns, &leader);
         for line in [
@@ -280,27 +265,8 @@ async fn exercise(operator_ns: &str, lease: &str, failover: bool) {
             Vec::<String>::new(),
             "reconciles that never ended after the handover:\n{log}"
         );
-        let failed = [
-            "exit-code",
-            "command-not-found",
-            "termination-message-fallback",
-            "restart-count",
-            "custom-exit-3",
-            "oom-kill",
-        ];
-        for p in &run.status.as_ref().unwrap().probes {
-            let wanted = if failed.contains(&p.name.as_str()) {
-                Verdict::Failed
-            } else if p.name == "process-group-kill" {
-                Verdict::Skipped
-            } else {
-                Verdict::Passed
-            };
-            assert_eq!(p.verdict, Some(wanted), "{p:?}");
-            if wanted != Verdict::Skipped {
-                assert_eq!(p.attempts, 1, "ran once: {p:?}");
-            }
-        }
+        assert_verdicts(&run, FAULTY_EXIT_FAILS, &["process-group-kill"]);
+        assert_each_ran_once(&run);
         // One Event per transition, each failed probe its own, none twice across the handover.
         let reasons = event_reasons(&client, &ns, "failover").await;
         let mut wanted = vec!["Failed", "ProbeSkipped", "Started"];

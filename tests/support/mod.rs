@@ -437,3 +437,66 @@ pub fn verdicts(
         })
         .collect()
 }
+
+/// Asserts that exactly `failed` failed, `skipped` were skipped, and every other probe passed.
+pub fn assert_verdicts(run: &proctor::api::TestRun, failed: &[&str], skipped: &[&str]) {
+    let table = verdicts(run);
+    let shown = table
+        .iter()
+        .map(|(name, (v, r, m))| format!("  {name}: {v} {r}: {m}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(
+        table.len(),
+        run.spec.probes.len(),
+        "a verdict per probe:\n{shown}"
+    );
+    for (name, (verdict, _, _)) in &table {
+        let wanted = if failed.contains(&name.as_str()) {
+            "Failed"
+        } else if skipped.contains(&name.as_str()) {
+            "Skipped"
+        } else {
+            "Passed"
+        };
+        assert_eq!(
+            verdict,
+            wanted,
+            "probe {name} of {}:\n{shown}",
+            kube::ResourceExt::name_any(run)
+        );
+    }
+    for p in &run.status.as_ref().unwrap().probes {
+        if p.verdict == Some(proctor::api::Verdict::Failed) {
+            assert!(
+                p.checks.iter().any(|c| !c.passed && !c.expected.is_empty()),
+                "failed probe {} shows the check that failed: {:?}",
+                p.name,
+                p.checks
+            );
+        }
+    }
+}
+
+/// Every probe that was not skipped ran exactly once (no attempt repeated, e.g. across a
+/// controller restart).
+pub fn assert_each_ran_once(run: &proctor::api::TestRun) {
+    for p in run.status.iter().flat_map(|s| s.probes.iter()) {
+        if p.verdict != Some(proctor::api::Verdict::Skipped) {
+            assert_eq!(p.attempts, 1, "ran once: {p:?}");
+        }
+    }
+}
+
+/// The probes of the conformance sample that fail under `faulty-exit` (every process exits 0):
+/// the exit code itself, the command that cannot start (its shell exits 0), the log fallback
+/// (only taken on failure), the restarts (only after failures), the custom probe's exit 3 and
+/// the OOM kill's 137.
+pub const FAULTY_EXIT_FAILS: &[&str] = &[
+    "exit-code",
+    "command-not-found",
+    "termination-message-fallback",
+    "restart-count",
+    "custom-exit-3",
+    "oom-kill",
+];
