@@ -118,13 +118,28 @@ async fn event_reasons(client: &Client, namespace: &str, run: &str) -> Vec<Strin
     reasons
 }
 
-/// Metrics of the leading replica, through the API server's pod proxy.
-fn leader_metrics(namespace: &str, pod: &str) -> String {
+/// Metrics of an operator replica, through the API server's pod proxy.
+fn replica_metrics(namespace: &str, pod: &str) -> String {
     kubectl(&[
         "get",
         "--raw",
         &format!("/api/v1/namespaces/{namespace}/pods/{pod}:8080/proxy/metrics"),
     ])
+}
+
+/// A replica's API writes (all verbs and resources) and reconciles, from its metrics.
+fn activity(metrics: &str) -> (f64, f64) {
+    let sum = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    (
+        sum("proctor_api_writes_total"),
+        sum("proctor_reconcile_duration_seconds_count"),
+    )
 }
 
 fn assert_nothing_left(namespace: &str) {
@@ -205,7 +220,7 @@ async fn exercise(operator_ns: &str, lease: &str, failover: bool) {
         assert_verdicts(&run, &[], &["process-group-kill"]);
         assert_each_ran_once(&run);
 
-        let metrics = leader_metrics(operator_ns, &leader);
+        let metrics = replica_metrics(operator_ns, &leader);
         for line in [
             "proctor_runs_total{phase=\"Succeeded\"} 1",
             "proctor_probes_total{kind=\"exitCode\",verdict=\"Passed\"} 1",
@@ -214,6 +229,28 @@ async fn exercise(operator_ns: &str, lease: &str, failover: bool) {
         ] {
             assert!(metrics.contains(line), "{line} not in:\n{metrics}");
         }
+        // Exactly one replica reconciles and writes: the standby did neither.
+        assert!(
+            activity(&metrics).0 > 0.0,
+            "the leader wrote nothing:\n{metrics}"
+        );
+        let pods = kubectl(&[
+            "get",
+            "pods",
+            "-n",
+            operator_ns,
+            "--field-selector=status.phase=Running",
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        ]);
+        let standbys: Vec<&str> = pods.split_whitespace().filter(|p| *p != leader).collect();
+        assert_eq!(standbys.len(), 1, "two replicas: {pods}");
+        let standby = replica_metrics(operator_ns, standbys[0]);
+        assert_eq!(
+            activity(&standby),
+            (0.0, 0.0),
+            "the standby acted:\n{standby}"
+        );
         let reasons = event_reasons(&client, &ns, "sample").await;
         assert_eq!(
             reasons,
