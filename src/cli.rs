@@ -26,15 +26,33 @@ pub const EXIT_COULD_NOT_RUN: u8 = 2;
 pub const LEASE_LABEL: &str = "app.kubernetes.io/name=proctor";
 const FIELD_MANAGER: &str = "proctor-cli";
 
-/// What `proctor run` was asked to do.
+/// What `proctor run` was asked to do (its command-line flags).
+#[derive(clap::Args, Debug)]
 pub struct RunArgs {
+    /// The TestRun manifest (YAML).
+    #[arg(short = 'f', long = "filename")]
     pub file: PathBuf,
+    /// Namespace of the run (default: the manifest's, else the kubeconfig's).
+    #[arg(short, long)]
     pub namespace: Option<String>,
+    /// Follow the run to its end, report it, and exit with its outcome.
+    #[arg(long)]
     pub wait: bool,
+    /// Give up waiting after this long (e.g. 90s, 30m, 2h).
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// Report format.
+    #[arg(short, long, value_enum, default_value = "table")]
     pub output: Format,
+    /// Write the report to this file (the table still goes to stdout).
+    #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Delete an existing run of that name first (a run's spec never changes).
+    #[arg(long)]
     pub replace: bool,
+    /// Probe image for runs naming none, when no deployed controller serves the cluster and
+    /// `run` runs one itself.
+    #[arg(long, env = "PROCTOR_DEFAULT_IMAGE", default_value = "busybox:1.36.1")]
     pub default_image: String,
 }
 

@@ -51,33 +51,7 @@ enum Command {
     Crd,
     /// Applies a TestRun (server-side) and, with --wait, follows it to its end and reports it.
     /// Exit code: 0 passed, 1 a probe failed, 2 the run could not be carried out.
-    Run {
-        /// The TestRun manifest (YAML).
-        #[arg(short = 'f', long = "filename")]
-        file: std::path::PathBuf,
-        /// Namespace of the run (default: the manifest's, else the kubeconfig's).
-        #[arg(short, long)]
-        namespace: Option<String>,
-        /// Follow the run to its end, report it, and exit with its outcome.
-        #[arg(long)]
-        wait: bool,
-        /// Give up waiting after this long (e.g. 90s, 30m, 2h).
-        #[arg(long, default_value = "30m", value_parser = proctor::cli::parse_duration)]
-        timeout: std::time::Duration,
-        /// Report format.
-        #[arg(short, long, value_enum, default_value = "table")]
-        output: proctor::report::Format,
-        /// Write the report to this file (the table still goes to stdout).
-        #[arg(long)]
-        report: Option<std::path::PathBuf>,
-        /// Delete an existing run of that name first (a run's spec never changes).
-        #[arg(long)]
-        replace: bool,
-        /// Probe image for runs naming none, when no deployed controller serves the cluster and
-        /// `run` runs one itself.
-        #[arg(long, env = "PROCTOR_DEFAULT_IMAGE", default_value = "busybox:1.36.1")]
-        default_image: String,
-    },
+    Run(proctor::cli::RunArgs),
     /// Renders an existing TestRun; exit code as for `run`.
     Report {
         name: String,
@@ -96,30 +70,7 @@ fn main() -> ExitCode {
             print!("{}", proctor::probes::catalog::table());
             ExitCode::SUCCESS
         }
-        Command::Run {
-            file,
-            namespace,
-            wait,
-            timeout,
-            output,
-            report,
-            replace,
-            default_image,
-        } => cli(|client| {
-            proctor::cli::run(
-                client,
-                proctor::cli::RunArgs {
-                    file,
-                    namespace,
-                    wait,
-                    timeout,
-                    output,
-                    report,
-                    replace,
-                    default_image,
-                },
-            )
-        }),
+        Command::Run(args) => cli(|client| proctor::cli::run(client, args)),
         Command::Report {
             name,
             namespace,
