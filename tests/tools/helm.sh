@@ -6,12 +6,8 @@
 set -euo pipefail
 
 HELM_VERSION=v3.22.0
-CACHE_DIR=${PROCTOR_CACHE_DIR:-/var/cache/proctor}
-export GOMODCACHE=${GOMODCACHE:-$CACHE_DIR/go/mod}
-export GOCACHE=${GOCACHE:-$CACHE_DIR/go/build}
-export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
-export GOFLAGS=-mod=mod
-export CGO_ENABLED=0
+# shellcheck source-path=SCRIPTDIR
+. "$(dirname "${BASH_SOURCE[0]}")/go-env.sh"
 
 bin=$CACHE_DIR/bin/helm-$HELM_VERSION
 if [[ ! -x $bin ]]; then

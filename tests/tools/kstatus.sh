@@ -6,12 +6,8 @@
 set -euo pipefail
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/kstatus" && pwd)
-CACHE_DIR=${PROCTOR_CACHE_DIR:-/var/cache/proctor}
-export GOMODCACHE=${GOMODCACHE:-$CACHE_DIR/go/mod}
-export GOCACHE=${GOCACHE:-$CACHE_DIR/go/build}
-export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
-export GOFLAGS=-mod=mod
-export CGO_ENABLED=0
+# shellcheck source-path=SCRIPTDIR
+. "$(dirname "${BASH_SOURCE[0]}")/go-env.sh"
 
 key=$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-12)
 bin=$CACHE_DIR/bin/kstatus-check-$key
