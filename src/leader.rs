@@ -37,6 +37,17 @@ pub enum Decision {
     Wait { holder: String },
 }
 
+/// How one attempt to take or renew the Lease ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    /// We hold it until at least now plus the lease duration.
+    Leading,
+    /// Someone else holds it and renewed it in time.
+    Held { holder: String },
+    /// Someone else wrote it between our read and our write.
+    Conflict,
+}
+
 /// Pure: what to do about `spec`, seen at `now`, as `identity`.
 pub fn decide(spec: Option<&LeaseSpec>, identity: &str, now: Timestamp) -> Decision {
     let Some(spec) = spec else {
@@ -70,9 +81,8 @@ impl LeaderElection {
         i32::try_from(self.lease_duration.as_secs()).unwrap_or(15)
     }
 
-    /// One attempt to take or renew the Lease. `Ok(true)`: we lead until at least the renew
-    /// time plus the lease duration.
-    pub async fn try_lead(&self, client: &Client) -> Result<bool, kube::Error> {
+    /// One attempt to take or renew the Lease.
+    pub async fn try_lead(&self, client: &Client) -> Result<Attempt, kube::Error> {
         let api = self.api(client);
         let now = Timestamp::now();
         let existing = api.get_opt(&self.name).await?;
@@ -104,15 +114,15 @@ impl LeaderElection {
             return match api.create(&PostParams::default(), &lease).await {
                 Ok(_) => {
                     crate::metrics::METRICS.write("create", "leases");
-                    Ok(true)
+                    Ok(Attempt::Leading)
                 }
-                Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+                Err(kube::Error::Api(e)) if e.code == 409 => Ok(Attempt::Conflict),
                 Err(e) => Err(e),
             };
         };
         let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
         match decision {
-            Decision::Wait { .. } => return Ok(false),
+            Decision::Wait { holder } => return Ok(Attempt::Held { holder }),
             Decision::Take => {
                 spec.holder_identity = Some(self.identity.clone());
                 spec.acquire_time = Some(MicroTime(now));
@@ -129,9 +139,9 @@ impl LeaderElection {
         {
             Ok(_) => {
                 crate::metrics::METRICS.write("update", "leases");
-                Ok(true)
+                Ok(Attempt::Leading)
             }
-            Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+            Err(kube::Error::Api(e)) if e.code == 409 => Ok(Attempt::Conflict),
             Err(e) => Err(e),
         }
     }
@@ -141,16 +151,10 @@ impl LeaderElection {
         let mut last_holder = String::new();
         loop {
             match self.try_lead(client).await {
-                Ok(true) => return,
-                Ok(false) => {
-                    let holder = self
-                        .api(client)
-                        .get_opt(&self.name)
-                        .await
-                        .ok()
-                        .flatten()
-                        .and_then(|l| l.spec.and_then(|s| s.holder_identity))
-                        .unwrap_or_default();
+                Ok(Attempt::Leading) => return,
+                // Someone else took it first: who, the next look tells.
+                Ok(Attempt::Conflict) => {}
+                Ok(Attempt::Held { holder }) => {
                     if holder != last_holder {
                         eprintln!(
                             "proctor: standing by; lease {} held by {holder:?}",
@@ -172,8 +176,8 @@ impl LeaderElection {
         loop {
             tokio::time::sleep(self.renew_every).await;
             match self.try_lead(client).await {
-                Ok(true) => last_renewed = std::time::Instant::now(),
-                Ok(false) => {
+                Ok(Attempt::Leading) => last_renewed = std::time::Instant::now(),
+                Ok(Attempt::Held { .. } | Attempt::Conflict) => {
                     eprintln!("proctor: lost the lease {}", self.name);
                     return;
                 }
