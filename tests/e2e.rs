@@ -543,11 +543,49 @@ async fn a_restarted_controller_resumes_every_run_and_releases_the_pods_of_delet
         assert!(released.is_ok(), "the deleted run's pods were not released");
         let log = restarted.log_text();
         assert!(
-            !log.contains("took longer than"),
+            !log.contains("no answer within"),
             "a reconcile hung after the restart:\n{log}"
         );
     })
     .await;
+}
+
+/// An exec action that outlives its probe is cut off at the probe's deadline and recorded as
+/// not finished: the probe ends in a timeout, once, instead of the exec being started again and
+/// again (a reconcile-wide deadline once abandoned and repeated such an exec).
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn an_exec_that_outlives_its_probe_is_cut_off_at_the_probe_deadline() {
+    let run = run_sample(
+        "e2e-slow-exec",
+        "restricted",
+        |spec| {
+            spec.probes.retain(|p| p.name == "custom-exec-then-delete");
+            let probe = &mut spec.probes[0];
+            probe.timeout_seconds = Some(15);
+            let custom = probe.custom.as_mut().unwrap();
+            custom.actions.as_mut().unwrap()[0]
+                .exec
+                .as_mut()
+                .unwrap()
+                .command = vec!["sleep".into(), "600".into()];
+        },
+        RUN_TIMEOUT,
+    )
+    .await;
+    let probe = &run.status.as_ref().unwrap().probes[0];
+    assert_eq!(probe.verdict, Some(Verdict::Error), "{probe:?}");
+    assert_eq!(probe.reason.as_deref(), Some("Timeout"), "{probe:?}");
+    assert_eq!(probe.attempts, 1, "{probe:?}");
+    let check = probe
+        .checks
+        .iter()
+        .find(|c| c.name == "action1ExitCode")
+        .unwrap_or_else(|| panic!("the exec action is recorded: {probe:?}"));
+    assert!(
+        !check.passed && check.observed.contains("did not finish"),
+        "the exec is recorded as cut off: {check:?}"
+    );
 }
 
 /// A run deleted while a probe pod holds Proctor's finalizer: the pod is released and goes.

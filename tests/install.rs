@@ -302,6 +302,10 @@ async fn exercise(operator_ns: &str, lease: &str, failover: bool) {
             Vec::<String>::new(),
             "reconciles that never ended after the handover:\n{log}"
         );
+        assert!(
+            !log.contains("no answer within"),
+            "a call of the successor got no answer:\n{log}"
+        );
         assert_verdicts(&run, FAULTY_EXIT_FAILS, &["process-group-kill"]);
         assert_each_ran_once(&run);
         // One Event per transition, each failed probe its own, none twice across the handover.

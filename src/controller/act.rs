@@ -1,6 +1,8 @@
 //! The controller's side effects, each idempotent: creating a pod that exists is success,
 //! deleting one that is gone is success, removing a finalizer that is not there is a no-op.
 
+use std::time::Duration;
+
 use futures::{AsyncReadExt, StreamExt};
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{AttachParams, DeleteParams, LogParams, Patch, PatchParams, PostParams};
@@ -14,21 +16,53 @@ use crate::api::{POD_FINALIZER, TestRun, TestRunStatus};
 use crate::probes::CONTAINER;
 use crate::verdict::{ExecObservation, LogCounter, LogObservation};
 
+/// The longest one API call may take (the client itself has no read timeout): a call that
+/// never answers fails with [`Error::Timeout`] and is retried, instead of holding its run.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `call`, abandoned after `limit`.
+pub async fn bounded<T>(
+    limit: Duration,
+    what: impl FnOnce() -> String,
+    call: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::Timeout {
+            what: what(),
+            seconds: limit.as_secs(),
+        }),
+    }
+}
+
 /// Largest log Proctor reads; beyond it the log is counted as cut at this size.
 pub const MAX_LOG_BYTES: u64 = 64 * 1024 * 1024;
 /// Longest exec output kept for a message.
 const MAX_EXEC_OUTPUT: usize = 4096;
 
 pub async fn create_pod(client: &Client, pod: &Pod) -> Result<(), Error> {
-    create(client, pod)
-        .await
-        .map_err(|(name, source)| Error::CreatePod { name, source })
+    let what = || {
+        format!(
+            "creating pod {}",
+            pod.metadata.name.as_deref().unwrap_or_default()
+        )
+    };
+    bounded(CALL_TIMEOUT, what, async {
+        create(client, pod)
+            .await
+            .map_err(|(name, source)| Error::CreatePod { name, source })
+    })
+    .await
 }
 
 pub async fn create_secret(client: &Client, secret: &Secret) -> Result<(), Error> {
-    create(client, secret)
-        .await
-        .map_err(|(name, source)| Error::CreateSecret { name, source })
+    let name = secret.metadata.name.as_deref().unwrap_or_default();
+    bounded(CALL_TIMEOUT, || format!("creating secret {name}"), async {
+        create(client, secret)
+            .await
+            .map_err(|(name, source)| Error::CreateSecret { name, source })
+    })
+    .await
 }
 
 /// Creates a namespaced object; one that already exists (same deterministic name) is success.
@@ -68,7 +102,11 @@ pub async fn delete_pod(
     };
     crate::metrics::METRICS.write("delete", "pods");
     enter(|| format!("deleting pod {name}"));
-    match api.delete(name, &params).await {
+    let deleted = bounded(CALL_TIMEOUT, || format!("deleting pod {name}"), async {
+        Ok(api.delete(name, &params).await)
+    })
+    .await?;
+    match deleted {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
         Err(source) => Err(Error::DeletePod {
@@ -101,10 +139,13 @@ pub async fn release_pod(client: &Client, pod: &Pod) -> Result<(), Error> {
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
     crate::metrics::METRICS.write("patch", "pods");
     enter(|| format!("releasing pod {name}"));
-    match api
-        .patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
-        .await
-    {
+    let patched = bounded(CALL_TIMEOUT, || format!("releasing pod {name}"), async {
+        Ok(api
+            .patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
+            .await)
+    })
+    .await?;
+    match patched {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
         // The test failed: the cached pod is behind (perhaps already released); the next
@@ -117,6 +158,16 @@ pub async fn release_pod(client: &Client, pod: &Pod) -> Result<(), Error> {
 /// Streams the probe container's log through a [`LogCounter`], so that a log of any size is
 /// counted without being held.
 pub async fn read_log(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    limit: Option<i64>,
+) -> Result<LogObservation, Error> {
+    let what = || format!("reading the log of pod {name}");
+    bounded(CALL_TIMEOUT, what, stream_log(client, ns, name, limit)).await
+}
+
+async fn stream_log(
     client: &Client,
     ns: &str,
     name: &str,
@@ -162,8 +213,33 @@ pub async fn read_log(
 }
 
 /// Runs `command` in the probe container and reads its exit status from the status channel.
-/// Returns what the exec reported, its stdout and its stderr (each bounded).
+/// Returns what the exec reported, its stdout and its stderr (each bounded). An exec still
+/// running after `limit` (the time its probe has left) is observed as not finished.
 pub async fn exec(
+    client: &Client,
+    ns: &str,
+    pod: &str,
+    container: &str,
+    command: Vec<String>,
+    limit: Duration,
+) -> Result<(ExecObservation, String, String), Error> {
+    match tokio::time::timeout(limit, run_exec(client, ns, pod, container, command)).await {
+        Ok(result) => result,
+        Err(_) => Ok((
+            ExecObservation {
+                exit_code: None,
+                error: Some(format!(
+                    "the exec did not finish within {}s (the time its probe had left)",
+                    limit.as_secs()
+                )),
+            },
+            String::new(),
+            String::new(),
+        )),
+    }
+}
+
+async fn run_exec(
     client: &Client,
     ns: &str,
     pod: &str,
@@ -275,14 +351,20 @@ pub async fn apply_status(
     });
     crate::metrics::METRICS.write("patch", "testruns/status");
     enter(|| format!("writing the status of {name}"));
-    api.patch_status(
-        &name,
-        &PatchParams::apply(manager).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map(|written| written.status.unwrap_or_default())
-    .map_err(|source| Error::ApplyStatus { name, source })
+    let what = || format!("writing the status of {name}");
+    let written = bounded(CALL_TIMEOUT, what, async {
+        Ok(api
+            .patch_status(
+                &name,
+                &PatchParams::apply(manager).force(),
+                &Patch::Apply(&patch),
+            )
+            .await)
+    })
+    .await?;
+    written
+        .map(|written| written.status.unwrap_or_default())
+        .map_err(|source| Error::ApplyStatus { name, source })
 }
 
 pub async fn delete_run(client: &Client, run: &TestRun) -> Result<(), Error> {
@@ -291,7 +373,11 @@ pub async fn delete_run(client: &Client, run: &TestRun) -> Result<(), Error> {
     let api: Api<TestRun> = Api::namespaced(client.clone(), ns);
     crate::metrics::METRICS.write("delete", "testruns");
     enter(|| format!("deleting TestRun {name}"));
-    match api.delete(&name, &DeleteParams::background()).await {
+    let deleted = bounded(CALL_TIMEOUT, || format!("deleting TestRun {name}"), async {
+        Ok(api.delete(&name, &DeleteParams::background()).await)
+    })
+    .await?;
+    match deleted {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
         Err(source) => Err(Error::DeleteRun { name, source }),

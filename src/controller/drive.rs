@@ -69,11 +69,7 @@ impl ProbeView<'_> {
     }
 
     fn deadline(&self) -> Option<Timestamp> {
-        let seconds = i64::from(self.probe.timeout_seconds) * i64::from(self.probe.repeat);
-        self.started_at().and_then(|s| {
-            s.checked_add(k8s_openapi::jiff::SignedDuration::from_secs(seconds))
-                .ok()
-        })
+        deadline(self.probe, self.status)
     }
 
     /// Whether Proctor asked for the probe's pod to be deleted: recorded in the status, or —
@@ -122,6 +118,15 @@ pub fn needs_log(kind: &ProbeKind) -> bool {
     }
 }
 
+/// When a running probe runs out of time: its start plus its timeout for every attempt.
+pub fn deadline(probe: &ResolvedProbe, status: &ProbeStatus) -> Option<Timestamp> {
+    let seconds = i64::from(probe.timeout_seconds) * i64::from(probe.repeat);
+    let started = status.started_at.as_ref()?.0;
+    started
+        .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(seconds))
+        .ok()
+}
+
 pub fn next(view: &ProbeView) -> Step {
     let kind = &view.probe.kind;
     match view.status.phase {
@@ -144,7 +149,11 @@ pub fn next(view: &ProbeView) -> Step {
     if let Some(deadline) = view.deadline()
         && view.now >= deadline
     {
-        return Step::Finish(timed_out(view));
+        // What the probe's actions showed before it ran out of time stays in the verdict.
+        return Step::Finish(crate::verdict::with_action_checks(
+            &view.status.checks,
+            timed_out(view),
+        ));
     }
 
     // Between two attempts of a repeated probe (the last one judged, waiting for room under the

@@ -97,14 +97,8 @@ pub enum Error {
     ApplyStatus { name: String, source: kube::Error },
     #[error("deleting TestRun {name}: {source}")]
     DeleteRun { name: String, source: kube::Error },
-    #[error(
-        "reconciling TestRun {name} took longer than {seconds}s (stuck {stage}); abandoned, retried"
-    )]
-    ReconcileTimeout {
-        name: String,
-        seconds: u64,
-        stage: String,
-    },
+    #[error("{what}: no answer within {seconds}s; abandoned, retried")]
+    Timeout { what: String, seconds: u64 },
 }
 
 impl Error {
@@ -118,7 +112,7 @@ impl Error {
             Error::ReadLog { .. } | Error::ReadLogStream { .. } => "logs",
             Error::Exec { .. } => "exec",
             Error::ApplyStatus { .. } => "status",
-            Error::ReconcileTimeout { .. } => "timeout",
+            Error::Timeout { .. } => "timeout",
         }
     }
 }
@@ -135,9 +129,6 @@ struct Context {
     /// (which could repeat an exec or double-count an attempt).
     written: std::sync::Mutex<HashMap<String, (TestRunStatus, std::time::Instant)>>,
 }
-
-/// The longest a reconcile may take (a large log is streamed in well under this).
-const RECONCILE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long a reconcile waits for the cache to show the status this process wrote before it
 /// goes ahead anyway (someone else may have changed the status since).
@@ -280,18 +271,9 @@ async fn reconcile(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Action, Error
         run.metadata.name.as_deref().unwrap_or_default()
     );
     let stage = stage::Stage::new(&name);
-    // A call that never answers must not hold the run: the reconcile is abandoned and retried,
-    // and the error says what it was waiting for. The deadline is checked before the work is
-    // polled again, so that the stage named is the one waited for, not one a last poll reached.
-    let result = tokio::select! {
-        biased;
-        () = tokio::time::sleep(RECONCILE_TIMEOUT) => Err(Error::ReconcileTimeout {
-            name,
-            seconds: RECONCILE_TIMEOUT.as_secs(),
-            stage: stage.current(),
-        }),
-        result = stage.scope(reconcile_run(run, ctx)) => result,
-    };
+    // No deadline here: each call the reconcile waits for is bounded where it is made (an API
+    // call by `act::CALL_TIMEOUT`, an exec by the time its probe has left).
+    let result = stage.scope(reconcile_run(run, ctx)).await;
     stage.end(&result);
     let metrics = &crate::metrics::METRICS;
     crate::metrics::Metrics::observe(&metrics.reconcile_duration, &[], started.elapsed());
@@ -516,8 +498,12 @@ async fn report_transitions(
     for event in events {
         crate::metrics::METRICS.write("create", "events");
         stage::enter(|| format!("publishing the event {}", event.reason));
-        if let Err(e) = ctx.recorder.publish(&event, &reference).await {
-            eprintln!("proctor: publishing event {}: {e}", event.reason);
+        let published =
+            tokio::time::timeout(act::CALL_TIMEOUT, ctx.recorder.publish(&event, &reference)).await;
+        match published {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("proctor: publishing event {}: {e}", event.reason),
+            Err(_) => eprintln!("proctor: publishing event {}: no answer", event.reason),
         }
     }
 }
@@ -647,13 +633,9 @@ impl RunWork<'_> {
                 self.requeue_within(Duration::from_secs(2));
             }
             if ps.phase == ProbePhase::Running
-                && let Some(started) = &ps.started_at
+                && let Some(deadline) = drive::deadline(&resolved, &ps)
             {
-                let seconds = i64::from(resolved.timeout_seconds) * i64::from(resolved.repeat);
-                self.requeue_within(duration_until(
-                    self.now,
-                    started.0 + SignedDuration::from_secs(seconds),
-                ));
+                self.requeue_within(duration_until(self.now, deadline));
             }
             out.push(ps);
         }
@@ -661,6 +643,15 @@ impl RunWork<'_> {
             self.requeue_within(Duration::from_secs(2));
         }
         Ok(out)
+    }
+
+    /// How long an exec of this probe may run: until the probe's deadline, at least a second.
+    fn time_left(&self, probe: &ResolvedProbe, ps: &ProbeStatus) -> Duration {
+        let seconds = u64::try_from(probe.timeout_seconds).unwrap_or(0);
+        drive::deadline(probe, ps)
+            .map(|d| duration_until(self.now, d))
+            .unwrap_or(Duration::from_secs(seconds))
+            .max(Duration::from_secs(1))
     }
 
     fn observe(&self, names: &[String]) -> Vec<(String, Option<PodObservation>)> {
@@ -759,6 +750,7 @@ impl RunWork<'_> {
                         &first,
                         probes::CONTAINER,
                         command,
+                        self.time_left(probe, ps),
                     )
                     .await?;
                     let output = format!("{stdout}{stderr}");
@@ -846,6 +838,7 @@ impl RunWork<'_> {
                             &first,
                             probes::CONTAINER,
                             exec.command.clone(),
+                            self.time_left(probe, ps),
                         )
                         .await?;
                         ps.checks.push(verdict::exec_action_check(
@@ -860,7 +853,8 @@ impl RunWork<'_> {
                             .await?;
                         ps.termination = Some(TerminationTimeline {
                             grace_period_seconds: grace,
-                            delete_requested_at: Some(Time(self.now)),
+                            // Now, not the reconcile's start: an exec action may have run long.
+                            delete_requested_at: Some(Time(Timestamp::now())),
                             ..TerminationTimeline::default()
                         });
                     }
@@ -1035,6 +1029,7 @@ impl RunWork<'_> {
             &inspector,
             probes::CONTAINER,
             probes::inspect_command(&names),
+            act::CALL_TIMEOUT,
         )
         .await?;
         if exec.exit_code != Some(0) {
