@@ -175,7 +175,19 @@ impl LeaderElection {
         let mut last_renewed = std::time::Instant::now();
         loop {
             tokio::time::sleep(self.renew_every).await;
-            match self.try_lead(client).await {
+            // A renewal that never answers must not outlast the lease: by then a standby may
+            // lead, and this replica must have stopped.
+            let left = self
+                .lease_duration
+                .saturating_sub(last_renewed.elapsed() + self.renew_every);
+            let attempt = match tokio::time::timeout(left, self.try_lead(client)).await {
+                Ok(attempt) => attempt,
+                Err(_) => {
+                    eprintln!("proctor: renewing lease {}: no answer", self.name);
+                    return;
+                }
+            };
+            match attempt {
                 Ok(Attempt::Leading) => last_renewed = std::time::Instant::now(),
                 Ok(Attempt::Held { .. } | Attempt::Conflict) => {
                     eprintln!("proctor: lost the lease {}", self.name);
