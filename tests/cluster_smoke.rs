@@ -272,7 +272,8 @@ async fn faulty_latekill_delivers_the_kill_50_seconds_late() {
         let (runc, faulty) =
             futures::join!(stop("control", "runc"), stop("faulty", "faulty-latekill"));
         assert_eq!(runc.0, 0, "TERM handled");
-        assert!(runc.1 <= 5, "runc: ended {}s after the delete", runc.1);
+        // Not a speed bound: only that the control has none of the fault's 50 s delay.
+        assert!(runc.1 < 45, "runc: ended {}s after the delete", runc.1);
         assert_eq!(faulty.0, 0, "TERM handled, late");
         assert!(
             faulty.1 >= 45,

@@ -230,9 +230,10 @@ async fn exercise(operator_ns: &str, lease: &str, failover: bool) {
             assert!(metrics.contains(line), "{line} not in:\n{metrics}");
         }
         // Exactly one replica reconciles and writes: the standby did neither.
+        let (writes, reconciles) = activity(&metrics);
         assert!(
-            activity(&metrics).0 > 0.0,
-            "the leader wrote nothing:\n{metrics}"
+            writes > 0.0 && reconciles > 0.0,
+            "the leader neither wrote nor reconciled:\n{metrics}"
         );
         let pods = kubectl(&[
             "get",
@@ -275,11 +276,12 @@ async fn exercise(operator_ns: &str, lease: &str, failover: bool) {
         tokio::time::timeout(Duration::from_secs(120), async {
             loop {
                 let run = runs.get("failover").await.unwrap();
-                let judged = run
-                    .status
-                    .and_then(|s| s.summary)
-                    .map(|s| s.passed + s.failed)
-                    .unwrap_or(0);
+                let status = run.status.unwrap_or_default();
+                assert!(
+                    status.completion_time.is_none(),
+                    "the run ended before the leader could be deleted"
+                );
+                let judged = status.summary.map(|s| s.passed + s.failed).unwrap_or(0);
                 if judged >= 3 {
                     break;
                 }
@@ -311,7 +313,7 @@ async fn exercise(operator_ns: &str, lease: &str, failover: bool) {
         // One Event per transition, each failed probe its own, none twice across the handover.
         let reasons = event_reasons(&client, &ns, "failover").await;
         let mut wanted = vec!["Failed", "ProbeSkipped", "Started"];
-        wanted.extend(["ProbeFailed"; 6]);
+        wanted.extend(vec!["ProbeFailed"; FAULTY_EXIT_FAILS.len()]);
         wanted.sort_unstable();
         assert_eq!(reasons, wanted);
     })
@@ -355,6 +357,22 @@ async fn kubectl_apply_k_installs_a_working_operator_that_fails_over_and_uninsta
 async fn helm_installs_a_working_operator_and_uninstalls_cleanly() {
     remove_crd();
     helm(&["lint", "--strict", "charts/proctor"]);
+    // Whatever an earlier, failed run left behind.
+    helm(&[
+        "uninstall",
+        "proctor",
+        "-n",
+        "proctor-helm",
+        "--ignore-not-found",
+        "--wait",
+    ]);
+    kubectl(&[
+        "delete",
+        "namespace",
+        "proctor-helm",
+        "--ignore-not-found",
+        "--wait=true",
+    ]);
     kubectl(&["create", "namespace", "proctor-helm"]);
     kubectl(&[
         "label",
