@@ -515,16 +515,9 @@ fn set_memory(container: &mut Container, mib: i32) {
 
 /// Name of the Secret Proctor creates for a custom probe's `secretData` volume.
 pub fn custom_secret_name(pod_name: &str, volume: &str) -> String {
-    let hash = super::fnv1a64(&[pod_name, volume]);
-    format!(
-        "{}-{:08x}",
-        pod_name
-            .chars()
-            .take(50)
-            .collect::<String>()
-            .trim_end_matches(['-', '.']),
-        hash as u32
-    )
+    // Pod names and volume names are DNS labels (no dot): `<pod>.<volume>` is injective, and at
+    // most 127 characters fit a Secret's name (a DNS subdomain).
+    format!("{pod_name}.{volume}")
 }
 
 fn shape_custom(spec: &mut PodSpec, custom: &crate::api::CustomProbe, pod_name: &str) {

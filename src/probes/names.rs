@@ -19,9 +19,15 @@ pub fn fnv1a64(parts: &[&str]) -> u64 {
     hash
 }
 
-/// Names of the pods of one run: `<run, at most 9 chars>-<6 hex of the run UID>-<probe>-<attempt>`
-/// and `-<index>` for kinds with several pods. With probe names of at most 40 characters, up to
-/// 100 attempts and 100 pods per attempt, the name fits in 63 characters.
+/// Names of the pods of one run: `<run, at most 8 chars>-<6 hex of the run UID>-<probe>-<attempt>`
+/// for kinds with one pod, and `...-<probe>-<attempt>-p<index>` for kinds with several.
+///
+/// Injective over (probe, attempt, index) within a run, whatever the probe names: a name whose
+/// last part starts with `p` is a multi-pod one (probe names are DNS labels, so the probe is
+/// what is left once `-<attempt>-p<index>` is cut off), any other ends in `-<attempt>` alone.
+/// Without the `p`, probe `x` (pods `x-0-0`, `x-0-1`) and probe `x-0` (pod `x-0-0`) shared a pod.
+/// With probe names of at most 40 characters, up to 100 attempts and 100 pods per attempt, the
+/// name fits in 63 characters (a pod's hostname and a label value).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PodNames {
     prefix: String,
@@ -29,7 +35,7 @@ pub struct PodNames {
 
 impl PodNames {
     pub fn new(run_name: &str, run_uid: &str) -> PodNames {
-        let short: String = run_name.chars().take(9).collect();
+        let short: String = run_name.chars().take(8).collect();
         let short = short.trim_end_matches(['-', '.']);
         let hash = fnv1a64(&[run_uid]) & 0xff_ffff;
         let prefix = if short.is_empty() {
@@ -40,14 +46,15 @@ impl PodNames {
         PodNames { prefix }
     }
 
-    /// The run's inspector pod (see [`super::inspector_pod`]).
+    /// The run's inspector pod (see [`super::inspector_pod`]). It cannot be a probe pod's name:
+    /// those end in a number.
     pub fn inspector(&self) -> String {
         format!("{}-inspector", self.prefix)
     }
 
     pub fn pod(&self, probe: &str, attempt: i32, index: Option<i32>) -> String {
         match index {
-            Some(index) => format!("{}-{probe}-{attempt}-{index}", self.prefix),
+            Some(index) => format!("{}-{probe}-{attempt}-p{index}", self.prefix),
             None => format!("{}-{probe}-{attempt}", self.prefix),
         }
     }

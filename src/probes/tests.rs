@@ -94,7 +94,7 @@ fn pods_are_labelled_owned_and_named_deterministically() {
     let pod = &first[0];
     let name = pod.metadata.name.as_deref().unwrap();
     assert!(
-        name.starts_with("conforman-") && name.ends_with("-exit-0"),
+        name.starts_with("conforma-") && name.ends_with("-exit-0"),
         "{name}"
     );
     let labels = pod.metadata.labels.as_ref().unwrap();
@@ -114,6 +114,31 @@ fn the_longest_names_fit_in_a_dns_label() {
     let names = PodNames::new(&"r".repeat(253), "uid");
     let name = names.pod(&"p".repeat(40), 99, Some(99));
     assert!(name.len() <= 63, "{} chars: {name}", name.len());
+}
+
+/// Every (probe, attempt, index) the schema accepts has a name of its own, even where probe
+/// names look like another probe's name with an attempt or index appended.
+#[test]
+fn pod_names_are_injective_over_probe_attempt_and_index() {
+    let names = PodNames::new("run", "uid");
+    let probes = [
+        "x", "x-0", "x-0-0", "x-0-p0", "x-p0", "x-1", "p0", "0", "x-0-p1-0",
+    ];
+    let mut seen = std::collections::BTreeMap::new();
+    for probe in probes {
+        for attempt in [0, 1, 10, 19] {
+            for index in [None, Some(0), Some(1), Some(10), Some(49)] {
+                let name = names.pod(probe, attempt, index);
+                if let Some(other) = seen.insert(name.clone(), (probe, attempt, index)) {
+                    panic!(
+                        "{name} is the pod of {other:?} and of {:?}",
+                        (probe, attempt, index)
+                    );
+                }
+            }
+        }
+    }
+    assert!(!seen.contains_key(&names.inspector()));
 }
 
 #[test]
@@ -226,7 +251,7 @@ fn multi_pod_kinds_create_indexed_pods() {
         .map(|p| p.metadata.name.clone().unwrap())
         .collect();
     assert_eq!(names.len(), 3);
-    assert!(names[2].ends_with("-burst-0-2"), "{names:?}");
+    assert!(names[2].ends_with("-burst-0-p2"), "{names:?}");
 }
 
 #[test]
