@@ -12,8 +12,8 @@ use tokio::io::AsyncReadExt as _;
 
 use super::Error;
 use super::stage::enter;
-use crate::api::{POD_FINALIZER, TestRun, TestRunStatus};
-use crate::probes::CONTAINER;
+use crate::api::{LABEL_PROBE, LABEL_RUN_UID, POD_FINALIZER, TestRun, TestRunStatus};
+use crate::probes::{CONTAINER, LABEL_ROLE};
 use crate::verdict::{ExecObservation, LogCounter, LogObservation};
 
 /// The longest one API call may take (the client itself has no read timeout): a call that
@@ -40,19 +40,54 @@ pub const MAX_LOG_BYTES: u64 = 64 * 1024 * 1024;
 /// Longest exec output kept for a message.
 const MAX_EXEC_OUTPUT: usize = 4096;
 
+/// Creates a probe pod. A pod of that name that exists already is success only when it is the
+/// same run's and probe's (its labels say so: a restarted controller finds its own pods this
+/// way); any other is [`Error::NameTaken`], never judged as this probe's pod.
 pub async fn create_pod(client: &Client, pod: &Pod) -> Result<(), Error> {
-    let what = || {
-        format!(
-            "creating pod {}",
-            pod.metadata.name.as_deref().unwrap_or_default()
-        )
-    };
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let what = || format!("creating pod {name}");
     bounded(CALL_TIMEOUT, what, async {
-        create(client, pod)
+        let existed = create(client, pod)
             .await
-            .map_err(|(name, source)| Error::CreatePod { name, source })
+            .map_err(|(name, source)| Error::CreatePod { name, source })?;
+        if !existed {
+            return Ok(());
+        }
+        let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+        let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+        enter(|| format!("checking the existing pod {name}"));
+        let existing = api.get(&name).await.map_err(|source| Error::CheckPod {
+            name: name.clone(),
+            source,
+        })?;
+        match foreign(pod, &existing) {
+            None => Ok(()),
+            Some(owner) => Err(Error::NameTaken {
+                name: name.clone(),
+                owner,
+            }),
+        }
     })
     .await
+}
+
+/// Labels that say whose a probe pod is.
+const OWNER_LABELS: &[&str] = &[LABEL_RUN_UID, LABEL_PROBE, LABEL_ROLE];
+
+/// How `existing` differs in ownership from the `wanted` pod of the same name, if it does.
+pub fn foreign(wanted: &Pod, existing: &Pod) -> Option<String> {
+    let empty = std::collections::BTreeMap::new();
+    let wanted_labels = wanted.metadata.labels.as_ref().unwrap_or(&empty);
+    let existing_labels = existing.metadata.labels.as_ref().unwrap_or(&empty);
+    let differing: Vec<String> = OWNER_LABELS
+        .iter()
+        .filter(|key| wanted_labels.get(**key) != existing_labels.get(**key))
+        .map(|key| match existing_labels.get(*key) {
+            Some(value) => format!("{key}={value}"),
+            None => format!("no {key} label"),
+        })
+        .collect();
+    (!differing.is_empty()).then(|| format!("it has {}", differing.join(", ")))
 }
 
 pub async fn create_secret(client: &Client, secret: &Secret) -> Result<(), Error> {
@@ -60,13 +95,15 @@ pub async fn create_secret(client: &Client, secret: &Secret) -> Result<(), Error
     bounded(CALL_TIMEOUT, || format!("creating secret {name}"), async {
         create(client, secret)
             .await
+            .map(|_| ())
             .map_err(|(name, source)| Error::CreateSecret { name, source })
     })
     .await
 }
 
-/// Creates a namespaced object; one that already exists (same deterministic name) is success.
-async fn create<K>(client: &Client, object: &K) -> Result<(), (String, kube::Error)>
+/// Creates a namespaced object; `true` when one of that name exists already (a controller that
+/// restarted mid-run created it: names are deterministic).
+async fn create<K>(client: &Client, object: &K) -> Result<bool, (String, kube::Error)>
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
         + Clone
@@ -83,8 +120,8 @@ where
     crate::metrics::METRICS.write("create", K::plural(&()).as_ref());
     enter(|| format!("creating {} {name}", K::plural(&())));
     match api.create(&PostParams::default(), object).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.is_already_exists() => Ok(()),
+        Ok(_) => Ok(false),
+        Err(kube::Error::Api(s)) if s.is_already_exists() => Ok(true),
         Err(source) => Err((name, source)),
     }
 }
@@ -397,4 +434,45 @@ pub async fn create_pods(client: &Client, pods: &[Pod]) -> Result<(), Error> {
         .collect()
         .await;
     results.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(labels: &[(&str, &str)]) -> Pod {
+        let mut pod = Pod::default();
+        pod.metadata.labels = Some(
+            labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        );
+        pod
+    }
+
+    #[test]
+    fn an_existing_pod_is_the_probes_only_when_run_and_probe_labels_match() {
+        let wanted = pod(&[
+            (LABEL_RUN_UID, "uid-1"),
+            (LABEL_PROBE, "x-0"),
+            ("team", "a"),
+        ]);
+        // The same run and probe (other labels may differ): a restarted controller's own pod.
+        let own = pod(&[(LABEL_RUN_UID, "uid-1"), (LABEL_PROBE, "x-0")]);
+        assert_eq!(foreign(&wanted, &own), None);
+
+        let other_probe = pod(&[(LABEL_RUN_UID, "uid-1"), (LABEL_PROBE, "x")]);
+        assert_eq!(
+            foreign(&wanted, &other_probe).as_deref(),
+            Some("it has proctor.dev/probe=x")
+        );
+        let someone_elses = pod(&[("app", "web")]);
+        assert_eq!(
+            foreign(&wanted, &someone_elses).as_deref(),
+            Some("it has no proctor.dev/run-uid label, no proctor.dev/probe label")
+        );
+        let inspector = pod(&[(LABEL_RUN_UID, "uid-1"), (LABEL_ROLE, "inspector")]);
+        assert!(foreign(&wanted, &inspector).is_some());
+    }
 }

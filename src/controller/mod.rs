@@ -14,6 +14,7 @@
 
 mod act;
 pub mod drive;
+mod errors;
 mod ready;
 mod stage;
 pub mod status;
@@ -39,6 +40,7 @@ use crate::api::{
 use crate::probes::{self, READY_MARKER, ResolvedProbe, RunContext};
 use crate::verdict::{self, Evidence, Outcome, PodObservation};
 use drive::{ProbeView, Step};
+pub use errors::Error;
 
 /// How the controller runs.
 #[derive(Clone, Debug)]
@@ -66,53 +68,6 @@ impl Default for Config {
             concurrency: 8,
             namespace: None,
             instance: None,
-        }
-    }
-}
-
-/// Errors of the controller, named after the action that failed.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(
-        "the TestRun CRD is not installed (install it with `proctor crd | kubectl apply --server-side -f -`): {0}"
-    )]
-    CrdMissing(#[source] kube::Error),
-    #[error("creating pod {name}: {source}")]
-    CreatePod { name: String, source: kube::Error },
-    #[error("creating secret {name}: {source}")]
-    CreateSecret { name: String, source: kube::Error },
-    #[error("deleting pod {name}: {source}")]
-    DeletePod { name: String, source: kube::Error },
-    #[error("releasing pod {name}: {source}")]
-    ReleasePod { name: String, source: kube::Error },
-    #[error("releasing pod {name}: building the patch: {message}")]
-    ReleasePodPatch { name: String, message: String },
-    #[error("reading the log of pod {name}: {source}")]
-    ReadLog { name: String, source: kube::Error },
-    #[error("reading the log of pod {name}: {message}")]
-    ReadLogStream { name: String, message: String },
-    #[error("exec in pod {name}: {source}")]
-    Exec { name: String, source: kube::Error },
-    #[error("applying the status of {name}: {source}")]
-    ApplyStatus { name: String, source: kube::Error },
-    #[error("deleting TestRun {name}: {source}")]
-    DeleteRun { name: String, source: kube::Error },
-    #[error("{what}: no answer within {seconds}s; abandoned, retried")]
-    Timeout { what: String, seconds: u64 },
-}
-
-impl Error {
-    /// A bounded label for metrics and Event reasons.
-    pub fn category(&self) -> &'static str {
-        match self {
-            Error::CrdMissing(_) => "crd_missing",
-            Error::CreatePod { .. } | Error::CreateSecret { .. } => "create",
-            Error::DeletePod { .. } | Error::DeleteRun { .. } => "delete",
-            Error::ReleasePod { .. } | Error::ReleasePodPatch { .. } => "finalizer",
-            Error::ReadLog { .. } | Error::ReadLogStream { .. } => "logs",
-            Error::Exec { .. } => "exec",
-            Error::ApplyStatus { .. } => "status",
-            Error::Timeout { .. } => "timeout",
         }
     }
 }
@@ -928,15 +883,37 @@ impl RunWork<'_> {
         }
     }
 
+    /// Creates the pods (and Secrets, and the inspector) of the probe's next attempt. When the
+    /// API server refuses one of them for good ([`errors::refusal`]), the attempt still counts
+    /// and the probe ends as an `Error` with the server's words; other probes go on.
     async fn start_attempt(
         &mut self,
         probe: &ResolvedProbe,
         ps: &mut ProbeStatus,
     ) -> Result<(), Error> {
-        let attempt = ps.attempts;
-        let pods = probes::pods(probe, self.rc, attempt);
+        let pods = probes::pods(probe, self.rc, ps.attempts);
+        let refused = match self.create_attempt(probe, &pods).await {
+            Ok(()) => None,
+            Err(e) => Some(errors::refusal(&e).ok_or(e)?),
+        };
+        ps.attempts += 1;
+        ps.pods = pods
+            .iter()
+            .filter_map(|p| p.metadata.name.clone())
+            .collect();
+        ps.actions_done = 0;
+        ps.checks.clear();
+        ps.termination = None;
+        match refused {
+            Some(outcome) => finish(ps, outcome, self.now),
+            None => self.requeue_within(Duration::from_secs(1)),
+        }
+        Ok(())
+    }
+
+    async fn create_attempt(&self, probe: &ResolvedProbe, pods: &[Pod]) -> Result<(), Error> {
         if let probes::ProbeKind::Custom(custom) = &probe.kind {
-            for pod in &pods {
+            for pod in pods {
                 let pod_name = pod.metadata.name.clone().unwrap_or_default();
                 for volume in custom.volumes.iter().flatten() {
                     if let Some(data) = &volume.secret_data {
@@ -959,17 +936,7 @@ impl RunWork<'_> {
         if drive::uses_inspector(&probe.kind, self.run.spec.allow_privileged.unwrap_or(false)) {
             act::create_pod(&self.ctx.client, &probes::inspector_pod(self.rc)).await?;
         }
-        act::create_pods(&self.ctx.client, &pods).await?;
-        ps.attempts += 1;
-        ps.pods = pods
-            .iter()
-            .filter_map(|p| p.metadata.name.clone())
-            .collect();
-        ps.actions_done = 0;
-        ps.checks.clear();
-        ps.termination = None;
-        self.requeue_within(Duration::from_secs(1));
-        Ok(())
+        act::create_pods(&self.ctx.client, pods).await
     }
 
     /// For kinds that delete their pod: the measured shutdown.
