@@ -200,9 +200,38 @@ pub fn evaluate(kind: &ProbeKind, evidence: &Evidence) -> Option<Outcome> {
             if !pod.is_finished() {
                 return None;
             }
-            Some(evaluate_finished(kind, pod, evidence))
+            Some(with_start_failure(
+                evaluate_finished(kind, pod, evidence),
+                pod,
+            ))
         }
     }
+}
+
+/// Terminated reasons of a container that never ran: its `message` is the runtime's own
+/// account of why (e.g. `exec: "x": executable file not found in $PATH`).
+const NEVER_RAN: &[&str] = &["StartError", "ContainerCannotRun"];
+
+/// A verdict that is not `Passed` on a container that never ran carries the runtime's words:
+/// otherwise "expected exit code 0, observed 128" is all a user sees, and the cause is only in
+/// an Event.
+fn with_start_failure(mut outcome: Outcome, pod: &PodObservation) -> Outcome {
+    let Some(t) = pod.terminated() else {
+        return outcome;
+    };
+    let cause = t.message.as_deref().map(str::trim).unwrap_or_default();
+    let never_ran = t.reason.as_deref().is_some_and(|r| NEVER_RAN.contains(&r));
+    if outcome.verdict != Verdict::Passed && never_ran && !cause.is_empty() {
+        outcome.message = bounded(
+            &format!(
+                "{}; the container never ran: {}: {cause}",
+                outcome.message,
+                t.reason.as_deref().unwrap_or_default()
+            ),
+            1000,
+        );
+    }
+    outcome
 }
 
 /// How long after its active deadline the deadline probe's pod may end: its grace period

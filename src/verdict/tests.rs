@@ -82,6 +82,42 @@ fn command_not_found_reaching_failed_passes_and_records_the_reason() {
     assert_eq!(failed.verdict, Verdict::Failed);
 }
 
+/// A custom probe whose command is not in the image: the verdict names the runtime's cause,
+/// not only the exit code 128 it leads to.
+#[test]
+fn a_container_that_never_ran_says_why_in_the_verdict() {
+    let custom = crate::api::CustomProbe {
+        command: vec!["/nonexistent/binary".into()],
+        expect: crate::api::Expectations {
+            exit_code: Some(0),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let outcome = judge(
+        ProbeKind::Custom(Box::new(custom)),
+        "command-not-found",
+        None,
+    );
+    assert_eq!(outcome.verdict, Verdict::Failed, "{outcome:?}");
+    assert!(
+        outcome.message.starts_with(
+            "expected exit code 0, observed 128; the container never ran: StartError: "
+        ) && outcome.message.contains(
+            r#"exec: "/nonexistent/binary": stat /nonexistent/binary: no such file or directory"#
+        ),
+        "{}",
+        outcome.message
+    );
+    // A container that ran and failed has no such cause: the message is the comparison alone.
+    let ran = judge(
+        ProbeKind::ExitCode { code: 42 },
+        "exit-42-faulty-exit",
+        None,
+    );
+    assert_eq!(ran.message, "expected exit code 42, observed 0");
+}
+
 #[test]
 fn oom_kill_is_judged_from_reason_and_exit_code() {
     assert_eq!(
