@@ -58,6 +58,7 @@ pub const MAX_PROBE_NAME: usize = 40;
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self == oldSelf").message("a TestRun's spec cannot change once created: its verdicts describe that spec; create a new TestRun instead"))]
+#[x_kube(validation = Rule::new(DEADLINE_WITHIN_TIMEOUT).message("a deadlineExceeded probe's seconds plus 10 (the time the kill may take) must be less than the probe's timeoutSeconds (default: the run's, else 120): otherwise the probe times out before the deadline can be judged"))]
 pub struct TestRunSpec {
     /// The probes to run. Names are unique within the run.
     #[schemars(length(min = 1, max = 64))]
@@ -244,6 +245,20 @@ pub struct Probe {
     pub custom: Option<CustomProbe>,
 }
 
+/// Each deadline probe's deadline, with [`crate::verdict::DEADLINE_SLACK_SECONDS`] for the kill,
+/// ends before the probe's timeout (its own, else the run's, else the default 120). Checked
+/// against those constants by a unit test.
+pub const DEADLINE_WITHIN_TIMEOUT: &str = "self.probes.all(p, !has(p.deadlineExceeded) || (has(p.deadlineExceeded.seconds) ? p.deadlineExceeded.seconds : 5) + 10 < (has(p.timeoutSeconds) ? p.timeoutSeconds : (has(self.timeoutSeconds) ? self.timeoutSeconds : 120)))";
+
+/// A normalized absolute path: `/`, or `/`-separated parts that are not empty, `.` or `..` (so
+/// no trailing slash). `pwd` prints the directory the process is in in this form, so any other
+/// spelling of the same directory could never compare equal.
+pub const NORMALIZED_PATH: &str = r"^/$|^(/(\.\.[^/\n]+|\.[^./\n][^/\n]*|[^./\n][^/\n]*))+$";
+
+/// Variables the runtime, the kubelet or the probe's shell set themselves: an env probe of one
+/// of these reads their value, not the probe's.
+pub const RESERVED_ENV: &str = "!(self in ['PATH', 'HOME', 'HOSTNAME', 'TERM', 'PWD', 'OLDPWD', 'SHLVL', 'IFS', 'PS1', 'PS2', 'PS4', 'OPTIND', 'PPID']) && !self.startsWith('KUBERNETES_')";
+
 /// The CEL rule behind "exactly one kind"; kept next to [`Probe`] and checked by a unit test to
 /// name every kind field.
 pub const EXACTLY_ONE_KIND: &str = "[has(self.exitCode), has(self.commandNotFound), has(self.env), has(self.stderr), has(self.processGroupKill), has(self.concurrentStart), has(self.execExitCode), has(self.execMissingBinary), has(self.largeOutput), has(self.workingDir), has(self.gracefulShutdown), has(self.readOnlyVolume), has(self.rapidCreateDelete), has(self.oomKill), has(self.deadlineExceeded), has(self.terminationMessage), has(self.unicodeOutput), has(self.restartCount), has(self.custom)].filter(k, k).size() == 1";
@@ -262,11 +277,13 @@ pub struct ExitCodeProbe {
 }
 
 /// Parameters of `env`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvProbe {
-    /// Variable name. Default `PROCTOR_PROBE_VALUE`.
+    /// Variable name. Default `PROCTOR_PROBE_VALUE`. Not one the runtime, the kubelet or the
+    /// shell sets (`PATH`, `HOME`, `HOSTNAME`, `TERM`, `PWD`, `KUBERNETES_*`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(RESERVED_ENV).message("env.name may not be a variable the runtime, the kubelet or the shell sets (PATH, HOME, HOSTNAME, TERM, PWD, OLDPWD, SHLVL, IFS, PS1, PS2, PS4, OPTIND, PPID, KUBERNETES_*): the probe would read their value, not its own"))]
     #[schemars(
         length(min = 1, max = 128),
         regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -320,12 +337,14 @@ pub struct LargeOutputProbe {
 }
 
 /// Parameters of `workingDir`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkingDirProbe {
-    /// Absolute path set as the container's `workingDir`. Default `/tmp`.
+    /// Absolute, normalized path set as the container's `workingDir` (no trailing `/`, no
+    /// `//`, `.` or `..`: the probe compares it with what `pwd` prints). Default `/tmp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 256), regex(pattern = r"^/[^\n]*$"))]
+    #[x_kube(validation = Rule::new(format!("self.matches('{}')", NORMALIZED_PATH.replace('\\', "\\\\"))).message("workingDir.path must be a normalized absolute path (no trailing '/', no '//', '.' or '..' parts): the probe compares it with what pwd prints"))]
+    #[schemars(length(min = 1, max = 256))]
     pub path: Option<String>,
 }
 
@@ -370,8 +389,9 @@ pub struct DeadlineExceededProbe {
 }
 
 /// Parameters of `terminationMessage`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema, Default)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.text) || !has(self.fallbackToLogsOnError) || !self.fallbackToLogsOnError || (size(bytes(self.text)) < 2048 && self.text.split('\\n').size() < 80)").message("with fallbackToLogsOnError the text must be less than 2048 bytes and 80 lines: the kubelet keeps no more of the log as the termination message"))]
 pub struct TerminationMessageProbe {
     /// Text written to the termination-message file. Default `proctor termination message`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -415,7 +435,7 @@ pub struct CustomProbe {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 32))]
     pub env: Option<Vec<EnvVar>>,
-    /// The container's working directory.
+    /// The container's working directory (absolute).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 256), regex(pattern = r"^/[^\n]*$"))]
     pub working_dir: Option<String>,
@@ -532,17 +552,18 @@ pub struct Expectations {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 128))]
     pub reason: Option<String>,
-    /// The container's termination message.
+    /// The container's termination message (at most 4096 bytes: the kubelet keeps no more).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("size(bytes(self)) <= 4096").message("expect.terminationMessage may be at most 4096 bytes: the kubelet keeps no more of a termination message"))]
     #[schemars(length(max = 4096))]
     pub termination_message: Option<String>,
     /// The whole log, byte for byte.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 4096))]
     pub log_equals: Option<String>,
-    /// Strings the log must contain.
+    /// Strings the log must contain: at least one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 16), inner(length(min = 1, max = 1024)))]
+    #[schemars(length(min = 1, max = 16), inner(length(min = 1, max = 1024)))]
     pub log_contains: Option<Vec<String>>,
     /// The container's restart count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
