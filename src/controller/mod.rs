@@ -57,6 +57,9 @@ pub struct Config {
     pub namespace: Option<String>,
     /// This replica's name in the Events it reports (e.g. its pod name).
     pub instance: Option<String>,
+    /// Namespaces whose runs may use privileged checks (`spec.allowPrivileged`: the hostPID
+    /// inspector). Empty by default: only the cluster's operator, who sets this, grants it.
+    pub privileged_namespaces: Vec<String>,
 }
 
 impl Default for Config {
@@ -68,6 +71,7 @@ impl Default for Config {
             concurrency: 8,
             namespace: None,
             instance: None,
+            privileged_namespaces: Vec::new(),
         }
     }
 }
@@ -76,6 +80,8 @@ struct Context {
     client: Client,
     config: Config,
     pods: Store<Pod>,
+    /// The runs this controller serves: only their pods count against the global pod cap.
+    runs: Store<TestRun>,
     /// When `pods` holds a complete list (awaitable by every reconcile at once).
     pods_ready: ready::Ready,
     recorder: Recorder,
@@ -128,6 +134,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         recorder,
         config,
         pods: pod_store.clone(),
+        runs: run_store.clone(),
         pods_ready: ready::Ready::of(pod_store.clone()),
         written: std::sync::Mutex::default(),
     });
@@ -258,7 +265,7 @@ async fn reconcile_run(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Action, E
         .pods
         .state()
         .into_iter()
-        .filter(|p| p.labels().get(LABEL_RUN_UID) == Some(&rc.run_uid))
+        .filter(|p| p.namespace() == run.namespace() && is_owned_by(p, &rc.run_uid))
         .map(|p| (p.name_any(), p))
         .collect();
 
@@ -479,6 +486,16 @@ fn cache_is_behind(ctx: &Context, run: &TestRun, uid: &str) -> bool {
     true
 }
 
+/// Whether `pod` is a pod of the run with UID `uid`: labelled so, and owned by it (the label
+/// alone is anyone's to set).
+fn is_owned_by(pod: &Pod, uid: &str) -> bool {
+    pod.labels().get(LABEL_RUN_UID).map(String::as_str) == Some(uid)
+        && pod
+            .owner_references()
+            .iter()
+            .any(|o| o.kind == "TestRun" && o.uid == uid)
+}
+
 fn duration_until(now: Timestamp, then: Timestamp) -> Duration {
     let millis = then.as_millisecond() - now.as_millisecond();
     Duration::from_millis(millis.clamp(100, 3_600_000) as u64)
@@ -498,6 +515,25 @@ struct RunWork<'a> {
 }
 
 impl RunWork<'_> {
+    /// Whether this run's probes may use the hostPID inspector: the run asks for it, and the
+    /// controller's operator granted it in the run's namespace. A namespace's users cannot
+    /// grant it themselves (the operator never gives them what Pod Security and RBAC deny).
+    fn privileged(&self) -> bool {
+        self.run.spec.allow_privileged.unwrap_or(false) && self.granted()
+    }
+
+    fn privilege_withheld(&self) -> bool {
+        self.run.spec.allow_privileged.unwrap_or(false) && !self.granted()
+    }
+
+    fn granted(&self) -> bool {
+        self.ctx
+            .config
+            .privileged_namespaces
+            .iter()
+            .any(|ns| *ns == self.rc.namespace)
+    }
+
     fn requeue_within(&mut self, d: Duration) {
         self.requeue = Some(self.requeue.map_or(d, |r| r.min(d)));
     }
@@ -529,8 +565,22 @@ impl RunWork<'_> {
             .flat_map(|p| p.pods.iter())
             .filter(|name| !self.pods.contains_key(*name))
             .count();
+        // Only pods of the runs this controller serves count: anyone may label a pod as
+        // Proctor's, and such pods must not stall every run.
+        let served: std::collections::HashSet<String> = self
+            .ctx
+            .runs
+            .state()
+            .iter()
+            .filter_map(|r| r.uid())
+            .collect();
         let busy_pods = cached
             .iter()
+            .filter(|p| {
+                p.labels()
+                    .get(LABEL_RUN_UID)
+                    .is_some_and(|uid| served.contains(uid) && is_owned_by(p, uid))
+            })
             .filter(|p| !PodObservation::of(p).is_finished())
             .count()
             + unseen;
@@ -629,7 +679,8 @@ impl RunWork<'_> {
                 probe,
                 status: ps,
                 pods: self.observe(&ps.pods),
-                allow_privileged: self.run.spec.allow_privileged.unwrap_or(false),
+                allow_privileged: self.privileged(),
+                privilege_withheld: self.privilege_withheld(),
                 now: self.now,
             };
             let step = drive::next(&view);
@@ -933,7 +984,7 @@ impl RunWork<'_> {
                 }
             }
         }
-        if drive::uses_inspector(&probe.kind, self.run.spec.allow_privileged.unwrap_or(false)) {
+        if drive::uses_inspector(&probe.kind, self.privileged()) {
             act::create_pod(&self.ctx.client, &probes::inspector_pod(self.rc)).await?;
         }
         act::create_pods(&self.ctx.client, pods).await
