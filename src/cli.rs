@@ -208,6 +208,9 @@ pub async fn run(client: Client, args: RunArgs) -> Result<u8, CliError> {
         let config = crate::controller::Config {
             default_image: args.default_image.clone(),
             namespace: Some(namespace.clone()),
+            // In this process the controller acts with the user's own credentials: Pod Security
+            // and RBAC judge the user's own inspector pod, so there is no one else to grant it.
+            privileged_namespaces: vec![namespace.clone()],
             instance: Some(format!("proctor-run-{}", std::process::id())),
             ..crate::controller::Config::default()
         };

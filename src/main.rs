@@ -28,6 +28,11 @@ enum Command {
         /// Watch only this namespace (default: all namespaces).
         #[arg(long)]
         namespace: Option<String>,
+        /// Namespaces whose TestRuns may run privileged checks (`spec.allowPrivileged`: a hostPID
+        /// inspector pod), comma-separated. Default none: a run elsewhere that asks for it has
+        /// those checks Skipped (PrivilegedNotGranted).
+        #[arg(long, env = "PROCTOR_PRIVILEGED_NAMESPACES", value_delimiter = ',')]
+        privileged_namespaces: Vec<String>,
         /// Serve /metrics, /healthz and /readyz on this address (e.g. 0.0.0.0:8080).
         #[arg(long, env = "PROCTOR_METRICS_ADDR")]
         metrics_addr: Option<std::net::SocketAddr>,
@@ -93,6 +98,7 @@ fn main() -> ExitCode {
             max_running_pods,
             concurrency,
             namespace,
+            privileged_namespaces,
             metrics_addr,
             leader_elect,
             lease_namespace,
@@ -111,6 +117,7 @@ fn main() -> ExitCode {
                 max_running_pods,
                 concurrency,
                 namespace,
+                privileged_namespaces,
                 instance: Some(identity.clone()),
                 ..proctor::controller::Config::default()
             };

@@ -59,7 +59,12 @@ pub struct ProbeView<'a> {
     pub status: &'a ProbeStatus,
     /// Pods of the current attempt, as observed; `None` for those not in the cache.
     pub pods: Vec<(String, Option<PodObservation>)>,
+    /// Whether the probe may use a privileged look at the node: the run asks for it and the
+    /// controller grants it in the run's namespace.
     pub allow_privileged: bool,
+    /// The run asks for privilege (`spec.allowPrivileged`) and the controller does not grant it
+    /// in the run's namespace (its `--privileged-namespaces`).
+    pub privilege_withheld: bool,
     pub now: Timestamp,
 }
 
@@ -132,13 +137,21 @@ pub fn next(view: &ProbeView) -> Step {
     match view.status.phase {
         ProbePhase::Finished => return Step::Done,
         ProbePhase::Pending if needs_privilege(kind) && !view.allow_privileged => {
+            let (reason, why) = if view.privilege_withheld {
+                (
+                    "PrivilegedNotGranted",
+                    "the run asks for it, but the controller grants it only in the namespaces its operator lists (--privileged-namespaces), and this run's is not one of them",
+                )
+            } else {
+                (
+                    "PrivilegedNotAllowed",
+                    "set spec.allowPrivileged: true to run it (in a namespace the controller grants it)",
+                )
+            };
             return Step::Finish(Outcome {
                 verdict: Verdict::Skipped,
-                reason: "PrivilegedNotAllowed".into(),
-                message: format!(
-                    "{} needs a hostPID inspector pod; set spec.allowPrivileged: true to run it",
-                    kind.name()
-                ),
+                reason: reason.into(),
+                message: format!("{} needs a hostPID inspector pod; {why}", kind.name()),
                 checks: Vec::new(),
             });
         }
@@ -401,7 +414,7 @@ pub fn churn_outcome(pods: i32, seconds: i64, leftovers: Option<&[String]>) -> O
         return Outcome::from_checks(
             checks,
             format!(
-                "{gone}; the node was not inspected for leftovers (set spec.allowPrivileged: true)"
+                "{gone}; the node was not inspected for leftovers (that needs spec.allowPrivileged: true, in a namespace the controller grants it)"
             ),
         );
     };
@@ -551,9 +564,34 @@ mod tests {
             status,
             pods: vec![("pod".into(), pod.map(observed))],
             allow_privileged: privileged,
+            privilege_withheld: false,
             now: t(now),
         };
         next(&view)
+    }
+
+    #[test]
+    fn a_privilege_the_run_asks_for_but_the_controller_withholds_is_a_skip_that_says_so() {
+        let probe = probe(ProbeKind::ProcessGroupKill { children: 2 });
+        let status = ProbeStatus::default();
+        let view = ProbeView {
+            probe: &probe,
+            status: &status,
+            pods: Vec::new(),
+            allow_privileged: false,
+            privilege_withheld: true,
+            now: t(0),
+        };
+        let Step::Finish(outcome) = next(&view) else {
+            panic!("not skipped");
+        };
+        assert_eq!(outcome.verdict, Verdict::Skipped);
+        assert_eq!(outcome.reason, "PrivilegedNotGranted");
+        assert!(
+            outcome.message.contains("--privileged-namespaces"),
+            "{}",
+            outcome.message
+        );
     }
 
     #[test]
@@ -831,6 +869,7 @@ mod tests {
                 .map(|(i, p)| (format!("pod-{i}"), p))
                 .collect(),
             allow_privileged: privileged,
+            privilege_withheld: false,
             now: t(now),
         }
     }
@@ -974,6 +1013,7 @@ mod tests {
             status: &between,
             pods: Vec::new(),
             allow_privileged: false,
+            privilege_withheld: false,
             now: t(5),
         };
         assert_eq!(next(&view), Step::NextAttempt);

@@ -530,8 +530,7 @@ impl RunWork<'_> {
         self.ctx
             .config
             .privileged_namespaces
-            .iter()
-            .any(|ns| *ns == self.rc.namespace)
+            .contains(&self.rc.namespace)
     }
 
     fn requeue_within(&mut self, d: Duration) {

@@ -305,12 +305,14 @@ pub struct ControllerProcess {
 
 impl ControllerProcess {
     /// Starts the controller binary of this build for `namespace`, with the test cluster's
-    /// probe image as default image.
+    /// probe image as default image, granting privileged checks in `namespace` as a cluster's
+    /// operator may (whether they run is then up to the namespace's Pod Security level).
     pub fn start(namespace: &str) -> ControllerProcess {
-        ControllerProcess::start_with(namespace, &[])
+        ControllerProcess::start_with(namespace, &["--privileged-namespaces", namespace])
     }
 
-    /// With extra command-line flags (e.g. `--max-running-pods 2`).
+    /// With these command-line flags only (e.g. `--max-running-pods 2`): no privilege granted
+    /// unless they say so.
     pub fn start_with(namespace: &str, flags: &[&str]) -> ControllerProcess {
         let kubeconfig = std::env::var("PROCTOR_TEST_KUBECONFIG").expect("PROCTOR_TEST_KUBECONFIG");
         let log = std::env::temp_dir().join(format!("proctor-controller-{namespace}.log"));
