@@ -36,7 +36,7 @@ pub async fn bounded<T>(
 }
 
 /// Largest log Proctor reads; beyond it the log is counted as cut at this size.
-pub const MAX_LOG_BYTES: u64 = 64 * 1024 * 1024;
+pub const MAX_LOG_BYTES: u64 = 256 * 1024 * 1024;
 /// Longest exec output kept for a message.
 const MAX_EXEC_OUTPUT: usize = 4096;
 
@@ -192,16 +192,22 @@ pub async fn release_pod(client: &Client, pod: &Pod) -> Result<(), Error> {
     }
 }
 
-/// Streams the probe container's log through a [`LogCounter`], so that a log of any size is
-/// counted without being held.
+/// Streams the probe container's log through a [`LogCounter`] looking for `needles`, so that a
+/// log of any size is counted and searched without being held.
 pub async fn read_log(
     client: &Client,
     ns: &str,
     name: &str,
     limit: Option<i64>,
+    needles: &[String],
 ) -> Result<LogObservation, Error> {
     let what = || format!("reading the log of pod {name}");
-    bounded(CALL_TIMEOUT, what, stream_log(client, ns, name, limit)).await
+    bounded(
+        CALL_TIMEOUT,
+        what,
+        stream_log(client, ns, name, limit, needles),
+    )
+    .await
 }
 
 async fn stream_log(
@@ -209,6 +215,7 @@ async fn stream_log(
     ns: &str,
     name: &str,
     limit: Option<i64>,
+    needles: &[String],
 ) -> Result<LogObservation, Error> {
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
     let params = LogParams {
@@ -226,7 +233,7 @@ async fn stream_log(
         })?;
     futures::pin_mut!(stream);
     enter(|| format!("reading the log of pod {name}"));
-    let mut counter = LogCounter::default();
+    let mut counter = LogCounter::looking_for(needles);
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
     loop {
@@ -243,6 +250,7 @@ async fn stream_log(
         counter.feed(&buf[..n]);
         total += n as u64;
         if total >= MAX_LOG_BYTES {
+            counter.cut();
             break;
         }
     }
@@ -312,18 +320,23 @@ async fn run_exec(
         }
     };
     let status = process.take_status();
-    // Both halves at once: a full stderr buffer must not stall the stdout reader.
+    // Both halves at once: a full stderr buffer must not stall the stdout reader. Each is
+    // streamed through and only its tail kept, so an exec printing gigabytes costs no memory.
     let drain = |half: Option<tokio::io::ReadHalf<tokio::io::SimplexStream>>| async move {
-        let mut bytes = Vec::new();
+        let mut tail = OutputTail::default();
         if let Some(mut half) = half {
-            let _ = half.read_to_end(&mut bytes).await;
+            let mut buf = vec![0u8; 64 * 1024];
+            while let Ok(n) = half.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                tail.feed(&buf[..n]);
+            }
         }
-        bytes
+        tail.text()
     };
     enter(|| format!("exec in pod {pod}: reading its output"));
-    let (out, err) = futures::join!(drain(process.stdout()), drain(process.stderr()));
-    let stdout = crate::verdict::bounded(&String::from_utf8_lossy(&out), MAX_EXEC_OUTPUT);
-    let stderr = crate::verdict::bounded(&String::from_utf8_lossy(&err), MAX_EXEC_OUTPUT);
+    let (stdout, stderr) = futures::join!(drain(process.stdout()), drain(process.stderr()));
     enter(|| format!("exec in pod {pod}: waiting for its exit status"));
     let status = match status {
         Some(status) => status.await,
@@ -369,6 +382,35 @@ async fn run_exec(
         },
     };
     Ok((observation, stdout, stderr))
+}
+
+/// The last [`MAX_EXEC_OUTPUT`] bytes of a stream, and how many bytes it had.
+#[derive(Debug, Default)]
+pub struct OutputTail {
+    tail: std::collections::VecDeque<u8>,
+    total: u64,
+}
+
+impl OutputTail {
+    pub fn feed(&mut self, chunk: &[u8]) {
+        self.total += chunk.len() as u64;
+        let chunk = &chunk[chunk.len().saturating_sub(MAX_EXEC_OUTPUT)..];
+        let excess = (self.tail.len() + chunk.len()).saturating_sub(MAX_EXEC_OUTPUT);
+        self.tail.drain(..excess);
+        self.tail.extend(chunk);
+    }
+
+    /// The tail as text, said to be one when the stream was longer.
+    pub fn text(&self) -> String {
+        let (a, b) = self.tail.as_slices();
+        let bytes = [a, b].concat();
+        let text = String::from_utf8_lossy(&bytes);
+        if self.total > self.tail.len() as u64 {
+            format!("[last {} of {} bytes] {text}", self.tail.len(), self.total)
+        } else {
+            text.into_owned()
+        }
+    }
 }
 
 /// Writes the whole status with server-side apply, as the controller's single field manager.
@@ -449,6 +491,24 @@ mod tests {
                 .collect(),
         );
         pod
+    }
+
+    #[test]
+    fn exec_output_keeps_its_tail_and_counts_the_rest() {
+        let mut tail = OutputTail::default();
+        tail.feed(b"short");
+        assert_eq!(tail.text(), "short");
+        for _ in 0..1000 {
+            tail.feed(&[b'x'; 1000]);
+        }
+        tail.feed(b"the end");
+        let text = tail.text();
+        assert!(
+            text.starts_with(&format!("[last {MAX_EXEC_OUTPUT} of 1000012 bytes] xxx")),
+            "{text}"
+        );
+        assert!(text.ends_with("xthe end"), "{text}");
+        assert!(tail.tail.len() <= MAX_EXEC_OUTPUT);
     }
 
     #[test]

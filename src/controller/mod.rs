@@ -704,8 +704,20 @@ impl RunWork<'_> {
                 Step::Judge { read_log } => {
                     let first = ps.pods.first().cloned().unwrap_or_default();
                     let log = if read_log {
-                        match act::read_log(&self.ctx.client, &self.rc.namespace, &first, None)
-                            .await
+                        let needles = match &probe.kind {
+                            probes::ProbeKind::Custom(c) => {
+                                c.expect.log_contains.clone().unwrap_or_default()
+                            }
+                            _ => Vec::new(),
+                        };
+                        match act::read_log(
+                            &self.ctx.client,
+                            &self.rc.namespace,
+                            &first,
+                            None,
+                            &needles,
+                        )
+                        .await
                         {
                             Ok(log) => Some(log),
                             // The API server answers, but the kubelet has no log for the
@@ -780,9 +792,14 @@ impl RunWork<'_> {
                     grace_period_seconds,
                 } => {
                     let first = ps.pods.first().cloned().unwrap_or_default();
-                    let log =
-                        act::read_log(&self.ctx.client, &self.rc.namespace, &first, Some(4096))
-                            .await?;
+                    let log = act::read_log(
+                        &self.ctx.client,
+                        &self.rc.namespace,
+                        &first,
+                        Some(4096),
+                        &[],
+                    )
+                    .await?;
                     if !log
                         .text
                         .as_deref()

@@ -467,7 +467,9 @@ fn evaluate_finished(kind: &ProbeKind, pod: &PodObservation, evidence: &Evidence
                 "SIGTERM was delivered and the process shut down in time".into(),
             )
         }
-        ProbeKind::Custom(custom) => evaluate_custom(&custom.expect, pod, t, &phase, log_text()),
+        ProbeKind::Custom(custom) => {
+            evaluate_custom(&custom.expect, pod, t, &phase, evidence.log.as_ref())
+        }
         ProbeKind::ProcessGroupKill { .. }
         | ProbeKind::RapidCreateDelete { .. }
         | ProbeKind::ExecExitCode { .. }
@@ -511,7 +513,7 @@ fn evaluate_custom(
     pod: &PodObservation,
     t: &Terminated,
     phase: &str,
-    log: Option<String>,
+    log: Option<&LogObservation>,
 ) -> Outcome {
     let mut checks = Vec::new();
     if let Some(p) = expect.phase {
@@ -546,16 +548,32 @@ fn evaluate_custom(
             return Outcome::error("LogUnavailable", "the container's log could not be read");
         };
         if let Some(whole) = &expect.log_equals {
-            checks.push(equal("log", quoted(whole), quoted(&log)));
+            match &log.text {
+                Some(text) => checks.push(equal("log", quoted(whole), quoted(text))),
+                // Longer than any expected log can be (4096 characters): not equal.
+                None => checks.push(check(
+                    "log",
+                    quoted(whole),
+                    format!("a log of {} bytes", log.bytes),
+                    false,
+                )),
+            }
         }
-        for part in expect.log_contains.iter().flatten() {
-            let found = log.contains(part.as_str());
-            checks.push(check(
-                "logContains",
-                quoted(part),
-                if found { "present" } else { "absent" },
-                found,
-            ));
+        let parts = expect.log_contains.as_deref().unwrap_or_default();
+        for (i, part) in parts.iter().enumerate() {
+            // Searched while the log streamed (any size); a small log given whole in tests is
+            // searched here.
+            let found = match (&log.text, log.found.get(i)) {
+                (_, Some(found)) if log.found.len() == parts.len() => *found,
+                (Some(text), _) => text.contains(part.as_str()),
+                (None, _) => false,
+            };
+            let observed = match (found, log.cut) {
+                (true, _) => "present".to_owned(),
+                (false, false) => "absent".to_owned(),
+                (false, true) => format!("absent from the first {} bytes read", log.bytes),
+            };
+            checks.push(check("logContains", quoted(part), observed, found));
         }
     }
     let count = checks.len();

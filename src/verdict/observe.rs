@@ -139,10 +139,18 @@ pub struct LogObservation {
     pub out_of_sequence: u64,
     /// Bytes that were not valid UTF-8 (the log is then compared as lossy text).
     pub invalid_utf8: bool,
+    /// For each string the counter was asked to look for ([`LogCounter::looking_for`]), whether
+    /// the log contains it: found while streaming, so a log of any size is searched whole.
+    pub found: Vec<bool>,
+    /// Whether the read stopped before the log's end (at [`LogCounter`]'s byte limit).
+    pub cut: bool,
 }
 
 impl LogObservation {
     pub const KEEP_TEXT: usize = 64 * 1024;
+    /// The most of one line a counter holds at a time: more than a `seq` number or a line
+    /// a message quotes needs, so a single line of any length costs no more memory than this.
+    pub const KEEP_LINE: usize = 4096;
 
     /// Observes a whole log given at once (tests, and small logs).
     pub fn of(bytes: &[u8]) -> LogObservation {
@@ -152,17 +160,37 @@ impl LogObservation {
     }
 }
 
-/// Streams a log through, line by line, into a [`LogObservation`].
+/// Streams a log through, line by line, into a [`LogObservation`]. Holds at most
+/// [`LogObservation::KEEP_TEXT`] bytes of text, [`LogObservation::KEEP_LINE`] bytes of the
+/// current line and, per string looked for, its length of carried-over bytes.
 #[derive(Debug, Default)]
 pub struct LogCounter {
     observation: LogObservation,
     kept: Vec<u8>,
     /// Set once the log outgrew [`LogObservation::KEEP_TEXT`]: from then on it is only counted.
     overflowed: bool,
+    /// The current line's first bytes (at most [`LogObservation::KEEP_LINE`]).
     partial: Vec<u8>,
+    /// Whether the current line is longer than `partial` holds.
+    partial_cut: bool,
+    needles: Vec<Vec<u8>>,
+    /// The last bytes fed, so that a string split between two chunks is still found.
+    carry: Vec<u8>,
 }
 
 impl LogCounter {
+    /// A counter that also looks for each of `needles` in the whole log.
+    pub fn looking_for(needles: &[String]) -> LogCounter {
+        LogCounter {
+            observation: LogObservation {
+                found: vec![false; needles.len()],
+                ..LogObservation::default()
+            },
+            needles: needles.iter().map(|n| n.as_bytes().to_vec()).collect(),
+            ..LogCounter::default()
+        }
+    }
+
     pub fn feed(&mut self, chunk: &[u8]) {
         self.observation.bytes += chunk.len() as u64;
         if !self.overflowed {
@@ -173,24 +201,60 @@ impl LogCounter {
                 self.kept = Vec::new();
             }
         }
-        for &byte in chunk {
-            if byte == b'\n' {
-                let line = std::mem::take(&mut self.partial);
-                self.line(&line);
-            } else {
-                self.partial.push(byte);
+        self.search(chunk);
+        let mut rest = chunk;
+        while let Some(at) = memchr::memchr(b'\n', rest) {
+            self.extend_line(&rest[..at]);
+            let line = std::mem::take(&mut self.partial);
+            self.line(&line);
+            self.partial_cut = false;
+            rest = &rest[at + 1..];
+        }
+        self.extend_line(rest);
+    }
+
+    fn extend_line(&mut self, bytes: &[u8]) {
+        let room = LogObservation::KEEP_LINE.saturating_sub(self.partial.len());
+        if bytes.len() > room {
+            self.partial_cut = true;
+        }
+        self.partial
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    fn search(&mut self, chunk: &[u8]) {
+        let longest = self.needles.iter().map(Vec::len).max().unwrap_or(0);
+        if longest == 0 || self.observation.found.iter().all(|f| *f) {
+            return;
+        }
+        // Only the seam needs the carried bytes: every needle wholly inside `chunk` is found
+        // in it directly, so the joined window stays small.
+        let mut seam = std::mem::take(&mut self.carry);
+        seam.extend_from_slice(&chunk[..chunk.len().min(longest.saturating_sub(1))]);
+        for (needle, found) in self.needles.iter().zip(self.observation.found.iter_mut()) {
+            if !*found && !needle.is_empty() {
+                *found = memchr::memmem::find(chunk, needle).is_some()
+                    || memchr::memmem::find(&seam, needle).is_some();
             }
         }
+        let keep = longest - 1;
+        let carry = if chunk.len() >= keep {
+            chunk[chunk.len() - keep..].to_vec()
+        } else {
+            // `seam` is the old carry and all of this short chunk: keep its end.
+            seam[seam.len().saturating_sub(keep)..].to_vec()
+        };
+        self.carry = carry;
     }
 
     fn line(&mut self, line: &[u8]) {
         let o = &mut self.observation;
         o.lines += 1;
         let text = String::from_utf8_lossy(line);
-        if std::str::from_utf8(line).is_err() {
+        if std::str::from_utf8(line).is_err() && !self.partial_cut {
             o.invalid_utf8 = true;
         }
-        if text.trim().parse::<u64>().ok() != Some(o.lines) {
+        if self.partial_cut || text.trim().parse::<u64>().ok() != Some(o.lines) {
             o.out_of_sequence += 1;
         }
         if o.first_line.is_none() {
@@ -199,8 +263,18 @@ impl LogCounter {
         o.last_line = Some(bounded(&text, 256));
     }
 
+    /// Bytes of text the counter holds now (bounded, whatever it was fed).
+    pub fn held(&self) -> usize {
+        self.kept.len() + self.partial.len() + self.carry.len()
+    }
+
+    /// The read stopped before the log's end.
+    pub fn cut(&mut self) {
+        self.observation.cut = true;
+    }
+
     pub fn finish(mut self) -> LogObservation {
-        if !self.partial.is_empty() {
+        if !self.partial.is_empty() || self.partial_cut {
             let line = std::mem::take(&mut self.partial);
             self.line(&line);
         }

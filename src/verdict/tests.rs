@@ -355,6 +355,78 @@ fn streaming_a_log_in_chunks_observes_the_same_as_reading_it_whole() {
     );
 }
 
+/// One line of 20 MB, fed as the API server streams it: counted as one line, held no more
+/// than [`LogObservation::KEEP_LINE`] at a time, and searched whole, also where a string is split
+/// between chunks.
+#[test]
+fn a_line_of_any_length_is_counted_and_searched_without_being_held() {
+    let needles = vec![
+        "marker-at-the-end".to_owned(),
+        "split-here".to_owned(),
+        "never".to_owned(),
+    ];
+    let mut counter = LogCounter::looking_for(&needles);
+    let block = vec![b'x'; 1 << 20];
+    for _ in 0..20 {
+        counter.feed(&block);
+    }
+    counter.feed(b"spl");
+    counter.feed(b"it-");
+    counter.feed(b"here");
+    counter.feed(b"... marker-at-the-end\n");
+    assert!(
+        counter.held() <= LogObservation::KEEP_LINE + 64,
+        "{}",
+        counter.held()
+    );
+    let log = counter.finish();
+    assert_eq!((log.lines, log.bytes), (1, 20 * (1 << 20) + 32));
+    assert_eq!(log.found, vec![true, true, false]);
+    assert_eq!(log.text, None);
+    assert_eq!(
+        log.last_line.as_deref().map(str::len),
+        Some(256 + 2),
+        "bounded, with an ellipsis"
+    );
+}
+
+#[test]
+fn strings_are_found_when_fed_a_byte_at_a_time() {
+    let needles = vec!["abc".to_owned(), "zz".to_owned()];
+    let mut counter = LogCounter::looking_for(&needles);
+    for byte in b"xxabxabcx\nz" {
+        counter.feed(&[*byte]);
+    }
+    counter.feed(b"z");
+    assert_eq!(counter.finish().found, vec![true, true]);
+}
+
+/// A custom probe's `logContains` judged from a log far larger than Proctor keeps as text.
+#[test]
+fn a_custom_probe_finds_its_strings_in_a_log_larger_than_kept_text() {
+    let custom = crate::api::CustomProbe {
+        command: vec!["true".into()],
+        expect: crate::api::Expectations {
+            log_contains: Some(vec!["done".into(), "missing".into()]),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let needles = custom.expect.log_contains.clone().unwrap();
+    let mut counter = LogCounter::looking_for(&needles);
+    counter.feed(&vec![b'y'; 200_000]);
+    counter.feed(b"\ndone\n");
+    let evidence = Evidence {
+        pods: vec![fixture("exit-0")],
+        log: Some(counter.finish()),
+        ..Evidence::default()
+    };
+    let outcome = evaluate(&ProbeKind::Custom(Box::new(custom)), &evidence).unwrap();
+    assert_eq!(outcome.verdict, Verdict::Failed, "{outcome:?}");
+    let observed: Vec<_> = outcome.checks.iter().map(|c| c.observed.as_str()).collect();
+    assert_eq!(observed, ["present", "absent"]);
+}
+
 #[test]
 fn text_probes_compare_byte_for_byte_and_show_the_difference_escaped() {
     let value = "a=b c ü";

@@ -344,6 +344,9 @@ evictionHard:
   imagefs.available: "0%"
 serializeImagePulls: false
 maxPods: 250
+# One log line of 100 MB is served whole (tests/memory.rs); at the default 10Mi the kubelet
+# rotates it away while it is written.
+containerLogMaxSize: 256Mi
 EOF
 
   cat >"$CONF/kube-proxy.yaml" <<EOF
