@@ -12,15 +12,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 runtime_class=${1:-}
 namespace="proctor-conformance"
-image_flag=()
 kubectl=kubectl
 if ! { [[ -n ${KUBECONFIG:-} || -f $HOME/.kube/config ]] && kubectl --request-timeout=5s get --raw /readyz >/dev/null 2>&1; }; then
   echo "no cluster answers: bringing up the local test cluster" >&2
   KUBECONFIG=$(tests/cluster/up.sh | tail -n 1)
   export KUBECONFIG
   kubectl=/var/lib/proctor-test-cluster/bin/kubectl
-  # The local cluster cannot pull images; its probe image is built locally.
-  image_flag=(--default-image proctor.local/probe:v1)
 fi
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/proctor/target}
@@ -33,7 +30,9 @@ proctor=$CARGO_TARGET_DIR/debug/proctor
 "$kubectl" delete testrun conformance -n "$namespace" --ignore-not-found --wait=true >/dev/null
 
 log=$(mktemp)
-"$proctor" controller --namespace "$namespace" "${image_flag[@]}" >"$log" 2>&1 &
+# The probe image: the cluster's own (kube-public/proctor-defaults; the local test cluster names
+# its locally built one there), else busybox.
+"$proctor" controller --namespace "$namespace" >"$log" 2>&1 &
 controller=$!
 trap 'kill "$controller" 2>/dev/null || true; rm -f "$log"' EXIT
 

@@ -9,22 +9,32 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client, CustomResourceExt, ResourceExt};
 
-use crate::api::{RunPhase, TestRun};
+use crate::api::{ANNOTATION_CONTROLLER, LABEL_RUN_UID, RunPhase, TestRun};
 use crate::report::{self, Format};
 
 pub const EXIT_PASSED: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_COULD_NOT_RUN: u8 = 2;
 
-/// Label on the leader Lease of a deployed Proctor controller (see [`crate::leader`]).
-pub const LEASE_LABEL: &str = "app.kubernetes.io/name=proctor";
 const FIELD_MANAGER: &str = "proctor-cli";
+/// How long `--controller=auto` waits for a deployed controller to claim a new run.
+const CLAIM_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Which controller serves the run `proctor run --wait` follows.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControllerMode {
+    /// A deployed controller when one claims the run within 5 s, else one in this process.
+    Auto,
+    /// One in this process, with your own credentials (the run is claimed for it).
+    InProcess,
+    /// None started here: wait for a deployed one.
+    None,
+}
 
 /// What `proctor run` was asked to do (its command-line flags).
 #[derive(clap::Args, Debug)]
@@ -50,10 +60,14 @@ pub struct RunArgs {
     /// Delete an existing run of that name first (a run's spec never changes).
     #[arg(long)]
     pub replace: bool,
-    /// Probe image for runs naming none, when no deployed controller serves the cluster and
-    /// `run` runs one itself.
-    #[arg(long, env = "PROCTOR_DEFAULT_IMAGE", default_value = "busybox:1.36.1")]
-    pub default_image: String,
+    /// With --wait: which controller serves the run (see `proctor.dev/controller` on the run).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub controller: ControllerMode,
+    /// Probe image for runs naming none, when `run` runs the controller itself. Default: the
+    /// cluster's (`probeImage` in the ConfigMap kube-public/proctor-defaults), else
+    /// busybox:1.36.1.
+    #[arg(long, env = "PROCTOR_DEFAULT_IMAGE")]
+    pub default_image: Option<String>,
 }
 
 /// A failure that ends the command with [`EXIT_COULD_NOT_RUN`].
@@ -71,13 +85,23 @@ pub enum CliError {
     },
     #[error("{0}")]
     Invalid(String),
-    #[error("{action}: {source}")]
+    #[error("{action}: {}", readable(.source))]
     Api { action: String, source: kube::Error },
     #[error("writing {path}: {source}")]
     Write {
         path: String,
         source: std::io::Error,
     },
+}
+
+/// An API error in one line a person reads: the server's message, its reason and code (never
+/// the debug form of the whole response).
+pub fn readable(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(s) if s.reason.is_empty() => format!("{} (HTTP {})", s.message, s.code),
+        kube::Error::Api(s) => format!("{} ({}, HTTP {})", s.message, s.reason, s.code),
+        other => other.to_string(),
+    }
 }
 
 fn api_error(action: impl Into<String>) -> impl FnOnce(kube::Error) -> CliError {
@@ -143,7 +167,7 @@ pub async fn run(client: Client, args: RunArgs) -> Result<u8, CliError> {
     run.metadata.namespace = Some(namespace.clone());
     run.status = None;
 
-    ensure_crd(&client).await?;
+    check_crd(&client, &namespace).await?;
     let runs: Api<TestRun> = Api::namespaced(client.clone(), &namespace);
     if args.replace && runs.get_opt(&name).await.ok().flatten().is_some() {
         eprintln!("replacing TestRun {namespace}/{name}");
@@ -162,6 +186,15 @@ pub async fn run(client: Client, args: RunArgs) -> Result<u8, CliError> {
             )));
         }
     }
+    // In this process, the run is claimed for the controller here as it is applied: no
+    // deployed controller can start on it first.
+    let own_claim = format!("proctor-run/{}-{}", hostname(), std::process::id());
+    if args.wait && args.controller == ControllerMode::InProcess {
+        run.metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(ANNOTATION_CONTROLLER.into(), own_claim.clone());
+    }
     let mut applied = serde_json::to_value(&run).unwrap_or_default();
     if let Some(meta) = applied.get_mut("metadata").and_then(|m| m.as_object_mut()) {
         meta.remove("resourceVersion");
@@ -169,7 +202,7 @@ pub async fn run(client: Client, args: RunArgs) -> Result<u8, CliError> {
         meta.remove("creationTimestamp");
         meta.remove("managedFields");
     }
-    if let Err(e) = runs
+    let applied = match runs
         .patch(
             &name,
             &PatchParams::apply(FIELD_MANAGER).force(),
@@ -177,49 +210,71 @@ pub async fn run(client: Client, args: RunArgs) -> Result<u8, CliError> {
         )
         .await
     {
-        return Err(match e {
-            kube::Error::Api(s) if s.code == 422 && s.message.contains("immutable") => {
-                CliError::Invalid(format!(
-                    "TestRun {namespace}/{name} exists with another spec, and a run's spec never changes \
-                     (its verdicts describe it): run again with --replace to delete it and start anew"
-                ))
-            }
-            kube::Error::Api(s) if s.code == 422 => CliError::Invalid(format!(
-                "the API server refused TestRun {namespace}/{name}: {}",
-                s.message
-            )),
-            other => CliError::Api {
-                action: format!("applying TestRun {namespace}/{name}"),
-                source: other,
-            },
-        });
-    }
+        Ok(applied) => applied,
+        Err(e) => {
+            return Err(match e {
+                kube::Error::Api(s)
+                    if s.code == 422 && s.message.contains("cannot change once created") =>
+                {
+                    CliError::Invalid(format!(
+                        "TestRun {namespace}/{name} exists with another spec, and a run's spec never changes \
+                         (its verdicts describe it): run again with --replace to delete it and start anew"
+                    ))
+                }
+                kube::Error::Api(s) if s.code == 422 => CliError::Invalid(format!(
+                    "the API server refused TestRun {namespace}/{name}: {}",
+                    s.message
+                )),
+                other => CliError::Api {
+                    action: format!("applying TestRun {namespace}/{name}"),
+                    source: other,
+                },
+            });
+        }
+    };
     eprintln!("testrun {namespace}/{name} applied");
     if !args.wait {
         return Ok(EXIT_PASSED);
     }
 
-    // A pipeline needs no install: without a serving controller, run one here, for this
-    // namespace, for as long as the run takes.
-    let in_process = if controller_serving(&client).await {
-        None
-    } else {
-        eprintln!("no Proctor controller serves this cluster: running one in this process");
-        let config = crate::controller::Config {
-            default_image: args.default_image.clone(),
-            namespace: Some(namespace.clone()),
-            // In this process the controller acts with the user's own credentials: Pod Security
-            // and RBAC judge the user's own inspector pod, so there is no one else to grant it.
-            privileged_namespaces: vec![namespace.clone()],
-            instance: Some(format!("proctor-run-{}", std::process::id())),
-            ..crate::controller::Config::default()
-        };
-        Some(tokio::spawn(crate::controller::run(client.clone(), config)))
+    let in_process = match choose_controller(&runs, &name, args.controller, &own_claim).await? {
+        Served::Elsewhere => None,
+        Served::Here => {
+            let (image, source) =
+                crate::defaults::probe_image(&client, args.default_image.clone()).await;
+            eprintln!("probe image {image} (from {source})");
+            let config = crate::controller::Config {
+                default_image: image,
+                namespace: Some(namespace.clone()),
+                // In this process the controller acts with the user's own credentials: Pod
+                // Security and RBAC judge the user's own inspector pod, so there is no one
+                // else to grant it.
+                privileged_namespaces: vec![namespace.clone()],
+                claim: own_claim.clone(),
+                claims_unclaimed: false,
+                instance: Some(own_claim.clone()),
+                ..crate::controller::Config::default()
+            };
+            Some(tokio::spawn(crate::controller::run(client.clone(), config)))
+        }
     };
 
     let outcome = follow(&runs, &name, args.timeout).await;
     if let Some(controller) = in_process {
+        // What the controller does after the last status write (releasing and deleting the
+        // probe pods) is given a moment; then nothing it held may stay held once it is gone.
+        let uid = applied.metadata.uid.clone().unwrap_or_default();
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+        if outcome.is_ok() {
+            settle(&pods, &uid).await;
+        }
         controller.abort();
+        let released = crate::controller::release_pods_of(&client, &namespace, &uid).await;
+        match released {
+            Ok(0) => {}
+            Ok(n) => eprintln!("released {n} probe pods the in-process controller still held"),
+            Err(e) => eprintln!("releasing the run's probe pods: {e}"),
+        }
     }
     let run = outcome?;
     let rendered = report::render(&run, args.output);
@@ -236,6 +291,94 @@ pub async fn run(client: Client, args: RunArgs) -> Result<u8, CliError> {
     }
     let _ = std::io::stdout().flush();
     Ok(exit_code(&run))
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "host".into())
+}
+
+/// Where the run is served.
+enum Served {
+    Here,
+    Elsewhere,
+}
+
+/// Decides which controller serves the run, from the run's own claim (no cluster-wide look-up:
+/// a CI identity with rights in its namespace only can tell), and says which.
+async fn choose_controller(
+    runs: &Api<TestRun>,
+    name: &str,
+    mode: ControllerMode,
+    own_claim: &str,
+) -> Result<Served, CliError> {
+    match mode {
+        ControllerMode::InProcess => {
+            eprintln!(
+                "controller: in this process (--controller=in-process; claimed as {own_claim})"
+            );
+            return Ok(Served::Here);
+        }
+        ControllerMode::None => {
+            eprintln!(
+                "controller: none started here (--controller=none); waiting for one to serve the run"
+            );
+            return Ok(Served::Elsewhere);
+        }
+        ControllerMode::Auto => {}
+    }
+    let asked = Instant::now();
+    loop {
+        let run = runs
+            .get(name)
+            .await
+            .map_err(api_error(format!("reading TestRun {name}")))?;
+        if let Some(claimant) = crate::controller::claim::claimant(&run) {
+            if claimant == own_claim {
+                return Ok(Served::Here);
+            }
+            eprintln!("controller: {claimant} serves this run (its proctor.dev/controller claim)");
+            return Ok(Served::Elsewhere);
+        }
+        if asked.elapsed() >= CLAIM_PATIENCE {
+            // Nobody claimed it: claim it for a controller here. Of two claims at once one
+            // wins (compare-and-set on the run's resourceVersion); the loser looks again.
+            let claimed =
+                crate::controller::claim_run(&runs.clone().into_client(), &run, own_claim)
+                    .await
+                    .map_err(|e| CliError::Invalid(format!("claiming TestRun {name}: {e}")))?;
+            if claimed {
+                eprintln!(
+                    "controller: in this process (no deployed controller claimed the run within {}s)",
+                    CLAIM_PATIENCE.as_secs()
+                );
+                return Ok(Served::Here);
+            }
+            continue;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Waits (briefly) until the in-process controller has done what follows the final status: no
+/// pod of the run holds Proctor's finalizer any more.
+async fn settle(pods: &Api<Pod>, uid: &str) {
+    let params = ListParams::default().labels(&format!("{LABEL_RUN_UID}={uid}"));
+    for _ in 0..50 {
+        match pods.list(&params).await {
+            Ok(list)
+                if !list.items.iter().any(|p| {
+                    p.finalizers()
+                        .iter()
+                        .any(|f| f == crate::api::POD_FINALIZER)
+                }) =>
+            {
+                return;
+            }
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
 }
 
 /// `proctor report`.
@@ -255,24 +398,42 @@ pub async fn report(
     Ok(exit_code(&run))
 }
 
-/// Installs the CRD when the cluster does not have it yet.
-async fn ensure_crd(client: &Client) -> Result<(), CliError> {
+/// Makes sure the TestRun CRD is there: listing runs in the namespace tells (it needs no more
+/// than rights in that namespace). Only when the cluster does not serve TestRuns at all is the
+/// CRD installed, and a user who may not install it is told so in one line.
+async fn check_crd(client: &Client, namespace: &str) -> Result<(), CliError> {
+    let runs: Api<TestRun> = Api::namespaced(client.clone(), namespace);
+    match runs.list(&ListParams::default().limit(1)).await {
+        Ok(_) => return Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => {}
+        Err(e) => {
+            return Err(api_error(format!(
+                "listing TestRuns in namespace {namespace}"
+            ))(e));
+        }
+    }
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let crd = TestRun::crd();
-    if crds.get_opt(&crd.name_any()).await.ok().flatten().is_some() {
-        return Ok(());
+    eprintln!("the cluster has no TestRun CRD: installing it");
+    if let Err(e) = crds
+        .patch(
+            &crd.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+    {
+        return Err(match e {
+            kube::Error::Api(s) if s.code == 403 => CliError::Invalid(format!(
+                "the cluster has no TestRun CRD, and you may not install it ({}): ask the cluster's \
+                 operator to install it (`proctor crd | kubectl apply --server-side -f -`)",
+                s.message
+            )),
+            other => api_error("installing the TestRun CRD")(other),
+        });
     }
-    eprintln!("installing the TestRun CRD");
-    crds.patch(
-        &crd.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&crd),
-    )
-    .await
-    .map_err(api_error("installing the TestRun CRD"))?;
     // Served once Established.
     for _ in 0..60 {
-        let runs: Api<TestRun> = Api::all(client.clone());
         if runs.list(&ListParams::default().limit(1)).await.is_ok() {
             return Ok(());
         }
@@ -283,53 +444,41 @@ async fn ensure_crd(client: &Client) -> Result<(), CliError> {
     ))
 }
 
-/// Whether a deployed controller holds a fresh leader Lease somewhere in the cluster.
-async fn controller_serving(client: &Client) -> bool {
-    let leases: Api<Lease> = Api::all(client.clone());
-    let Ok(list) = leases
-        .list(&ListParams::default().labels(LEASE_LABEL))
-        .await
-    else {
-        return false;
-    };
-    let now = Timestamp::now();
-    list.items.iter().any(|lease| {
-        let Some(spec) = &lease.spec else {
-            return false;
-        };
-        let held = spec
-            .holder_identity
-            .as_deref()
-            .is_some_and(|h| !h.is_empty());
-        let renewed = spec.renew_time.as_ref().map(|t| t.0);
-        let duration = i64::from(spec.lease_duration_seconds.unwrap_or(0));
-        held && renewed.is_some_and(|r| now < r + SignedDuration::from_secs(duration))
-    })
-}
-
 /// Follows the run until it ends, showing progress: a line rewritten in place on a terminal,
-/// a log line per change otherwise.
+/// a log line per change otherwise. An API error on the way is said and retried until the
+/// timeout (one failed read does not end the wait); Ctrl-C ends it.
 async fn follow(runs: &Api<TestRun>, name: &str, timeout: Duration) -> Result<TestRun, CliError> {
     let started = Instant::now();
     let terminal = std::io::stderr().is_terminal();
     let mut last = String::new();
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     loop {
-        let run = runs
-            .get(name)
-            .await
-            .map_err(api_error(format!("reading TestRun {name}")))?;
-        let line = progress(&run, started.elapsed());
-        if terminal {
-            eprint!("\r\x1b[K{line}");
-        } else if line_key(&line) != line_key(&last) {
-            eprintln!("{line}");
-        }
-        last = line;
-        if finished(&run) {
-            if terminal {
-                eprintln!();
+        match runs.get(name).await {
+            Ok(run) => {
+                let line = progress(&run, started.elapsed());
+                if terminal {
+                    eprint!("\r\x1b[K{line}");
+                } else if line_key(&line) != line_key(&last) {
+                    eprintln!("{line}");
+                }
+                last = line;
+                if finished(&run) {
+                    if terminal {
+                        eprintln!();
+                    }
+                    return Ok(run);
+                }
             }
-            return Ok(run);
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                return Err(CliError::Invalid(format!(
+                    "TestRun {name} was deleted while it ran"
+                )));
+            }
+            Err(e) => {
+                eprintln!("reading TestRun {name}: {}; retrying", readable(&e));
+                last.clear();
+            }
         }
         if started.elapsed() >= timeout {
             if terminal {
@@ -340,7 +489,18 @@ async fn follow(runs: &Api<TestRun>, name: &str, timeout: Duration) -> Result<Te
                 timeout.as_secs()
             )));
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = &mut interrupted => {
+                if terminal {
+                    eprintln!();
+                }
+                return Err(CliError::Invalid(format!(
+                    "interrupted: stopped following TestRun {name} (it goes on in the cluster \
+                     only if a deployed controller serves it)"
+                )));
+            }
+        }
     }
 }
 
@@ -367,6 +527,29 @@ fn progress(run: &TestRun, elapsed: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_errors_read_as_one_line_without_the_debug_form() {
+        let error = kube::Error::Api(Box::new(kube::core::Status {
+            code: 403,
+            reason: "Forbidden".into(),
+            message: r#"customresourcedefinitions "testruns.proctor.dev" is forbidden"#.into(),
+            ..kube::core::Status::default()
+        }));
+        assert_eq!(
+            readable(&error),
+            r#"customresourcedefinitions "testruns.proctor.dev" is forbidden (Forbidden, HTTP 403)"#
+        );
+        let shown = CliError::Api {
+            action: "installing the TestRun CRD".into(),
+            source: error,
+        }
+        .to_string();
+        assert!(
+            !shown.contains("Status {") && !shown.contains('\n'),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn durations_read_like_kubectl_ones() {

@@ -5,6 +5,7 @@
 //! - [`cli`]: `proctor run` and `proctor report`: apply, follow, report, exit codes.
 //! - [`controller`]: the operator: reconcile loop, side effects, run status.
 //! - [`crd`]: the CustomResourceDefinition as YAML, generated from the Rust types.
+//! - [`defaults`]: the cluster's defaults for Proctor (the probe image), from a ConfigMap.
 //! - [`leader`]: leader election on a Lease, so that one replica of several reconciles.
 //! - [`metrics`]: Prometheus metrics in a registry of their own.
 //! - [`serve`]: the HTTP endpoints `/metrics`, `/healthz`, `/readyz`.
@@ -18,6 +19,7 @@ pub mod api;
 pub mod cli;
 pub mod controller;
 pub mod crd;
+pub mod defaults;
 pub mod leader;
 pub mod metrics;
 pub mod probes;

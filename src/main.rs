@@ -16,9 +16,10 @@ struct Cli {
 enum Command {
     /// Runs the operator against the current kubeconfig context (or the in-cluster config).
     Controller {
-        /// Image of probe pods when a TestRun names none.
-        #[arg(long, env = "PROCTOR_DEFAULT_IMAGE", default_value = "busybox:1.36.1")]
-        default_image: String,
+        /// Image of probe pods when a TestRun names none. Default: the cluster's
+        /// (`probeImage` in the ConfigMap kube-public/proctor-defaults), else busybox:1.36.1.
+        #[arg(long, env = "PROCTOR_DEFAULT_IMAGE")]
+        default_image: Option<String>,
         /// Most probe pods running at once, across all runs.
         #[arg(long, default_value_t = 100)]
         max_running_pods: usize,
@@ -113,7 +114,7 @@ fn main() -> ExitCode {
                 format!("{host}-{}", std::process::id())
             });
             let config = proctor::controller::Config {
-                default_image,
+                default_image: default_image.unwrap_or_default(),
                 max_running_pods,
                 concurrency,
                 namespace,
@@ -169,6 +170,11 @@ async fn controller(
         eprintln!("proctor: the API server does not answer: {e}");
         return ExitCode::FAILURE;
     }
+    let mut config = config;
+    let explicit = Some(std::mem::take(&mut config.default_image));
+    let (image, source) = proctor::defaults::probe_image(&client, explicit).await;
+    eprintln!("proctor: probe image {image} (from {source})");
+    config.default_image = image;
     health.ready.store(true, Ordering::Relaxed);
     let Some(election) = election else {
         eprintln!("proctor: controller starting");

@@ -1,7 +1,11 @@
 //! `proctor run` as a pipeline uses it, against the real test cluster with no controller
 //! deployed: it runs the controller in-process, follows the run, writes the report, and exits 0
 //! for a passing run and 1 (the failure code) for a run under a faulty runtime class, whose JUnit
-//! marks exactly the probes that failed. `proctor report` renders the finished run again.
+//! marks exactly the probes that failed. `proctor report` renders the finished run again. As a
+//! CI identity with rights in its namespace only: the README's pipeline command works as written
+//! (the probe image from the cluster, no CRD install tried), a controller already serving the
+//! namespace is used rather than a second one started, and a run given up on leaves no pod
+//! held.
 
 // A test that cannot get what it needs fails: panicking is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -10,6 +14,9 @@ mod support;
 
 use std::process::Command;
 
+use k8s_openapi::api::core::v1::Pod;
+use kube::{Api, ResourceExt};
+use proctor::api::TestRun;
 use support::*;
 
 /// A few quick probes of the catalog, under `class`.
@@ -77,7 +84,7 @@ async fn proctor_run_exits_0_for_a_passing_run_and_1_with_a_junit_of_the_failure
         ]);
         assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
         assert!(
-            stderr.contains("running one in this process"),
+            stderr.contains("controller: in this process (no deployed controller claimed the run"),
             "no controller is deployed: {stderr}"
         );
         assert!(stdout.starts_with("PROBE"), "the table on stdout: {stdout}");
@@ -156,6 +163,286 @@ async fn proctor_run_exits_0_for_a_passing_run_and_1_with_a_junit_of_the_failure
         let (code, _, stderr) = proctor(&["run", "-f", broken.to_str().unwrap(), "-n", &ns]);
         assert_eq!(code, 2, "{stderr}");
         assert!(stderr.contains("proctor: "), "{stderr}");
+    })
+    .await;
+}
+
+fn kubectl_path() -> String {
+    std::env::var("PROCTOR_TEST_KUBECTL")
+        .unwrap_or_else(|_| "/var/lib/proctor-test-cluster/bin/kubectl".into())
+}
+
+/// Runs kubectl as the cluster's admin with `stdin`; panics when it fails.
+fn kubectl_admin(args: &[&str], stdin: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(kubectl_path())
+        .args(args)
+        .env(
+            "KUBECONFIG",
+            std::env::var("PROCTOR_TEST_KUBECONFIG").unwrap(),
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A ServiceAccount `ci` in `ns` with what a pipeline is given there and nothing cluster-wide
+/// (no CRDs, no Leases): TestRuns, and what `proctor run`'s in-process controller does with the
+/// pipeline's own credentials. Returns the path of a kubeconfig that authenticates as it.
+fn ci_identity(ns: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    let rbac = format!(
+        r#"apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: ci, namespace: {ns}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: ci, namespace: {ns}}}
+rules:
+- apiGroups: [proctor.dev]
+  resources: [testruns]
+  verbs: [get, list, watch, create, patch, delete]
+- apiGroups: [proctor.dev]
+  resources: [testruns/status]
+  verbs: [patch]
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch, create, delete, patch]
+- apiGroups: [""]
+  resources: [pods/log]
+  verbs: [get]
+- apiGroups: [""]
+  resources: [pods/exec]
+  verbs: [create, get]
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [create]
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create, patch, list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: ci, namespace: {ns}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: ci}}
+subjects: [{{kind: ServiceAccount, name: ci, namespace: {ns}}}]
+"#
+    );
+    kubectl_admin(&["apply", "-f", "-"], &rbac);
+    let token = kubectl_admin(&["create", "token", "ci", "-n", ns, "--duration", "1h"], "");
+    let admin: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(std::env::var("PROCTOR_TEST_KUBECONFIG").unwrap()).unwrap(),
+    )
+    .unwrap();
+    let cluster = admin["clusters"][0]["cluster"].clone();
+    let config = serde_yaml::to_string(&serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "test", "cluster": cluster}],
+        "users": [{"name": "ci", "user": {"token": token.trim()}}],
+        "contexts": [{"name": "ci", "context": {"cluster": "test", "user": "ci", "namespace": ns}}],
+        "current-context": "ci",
+    }))
+    .unwrap();
+    let path = dir.join("ci.kubeconfig");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+/// `proctor` as the CI identity, in `dir`: its kubeconfig only, no probe image in the
+/// environment.
+fn proctor_as(
+    kubeconfig: &std::path::Path,
+    dir: &std::path::Path,
+    args: &[&str],
+) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_proctor"))
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env_remove("PROCTOR_DEFAULT_IMAGE")
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The README's pipeline command, as written, by an identity with rights in its namespace only:
+/// no CRD install is tried (the CRD is there), the probe image comes from the cluster
+/// (kube-public/proctor-defaults), the whole catalog passes, and nothing prints a debug form.
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn the_readme_pipeline_command_works_for_a_ci_identity_with_namespace_rights() {
+    with_namespace("ci-rights", |client, ns| async move {
+        install_crd(&client).await;
+        let dir = std::env::temp_dir().join(format!("proctor-cli-{ns}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kubeconfig = ci_identity(&ns, &dir);
+        // A checkout's examples/, and the command exactly as the README shows it.
+        std::fs::create_dir_all(dir.join("examples")).unwrap();
+        std::fs::copy(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/conformance.yaml"),
+            dir.join("examples/conformance.yaml"),
+        )
+        .unwrap();
+        let readme = include_str!("../README.md");
+        let command =
+            "proctor run -f examples/conformance.yaml --wait -o junit --report proctor.xml";
+        assert!(readme.contains(command), "the README shows {command:?}");
+        let args: Vec<&str> = command.split(' ').skip(1).collect();
+        let (code, stdout, stderr) = proctor_as(&kubeconfig, &dir, &args);
+        assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+        let junit = std::fs::read_to_string(dir.join("proctor.xml")).unwrap();
+        assert_eq!(junit.matches("<testcase ").count(), 21, "{junit}");
+        assert!(
+            stderr
+                .contains("probe image proctor.local/probe:v1 (from kube-public/proctor-defaults)"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("installing"), "{stderr}");
+        assert!(!stderr.contains("Status {"), "{stderr}");
+        assert!(
+            stdout.contains("Succeeded: 20 passed, 0 failed, 0 errors, 1 skipped of 21"),
+            "{stdout}"
+        );
+    })
+    .await;
+}
+
+/// A controller already serves the namespace (here one that holds no Lease, which the CI
+/// identity could not list anyway): `proctor run` sees its claim on the run and starts none of
+/// its own, so exactly one controller writes the run's status and Events.
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn proctor_run_starts_no_second_controller_where_one_serves_the_run() {
+    with_namespace("ci-served", |client, ns| async move {
+        install_crd(&client).await;
+        let _deployed = ControllerProcess::start(&ns);
+        let dir = std::env::temp_dir().join(format!("proctor-cli-{ns}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kubeconfig = ci_identity(&ns, &dir);
+        let manifest_path = dir.join("served.yaml");
+        std::fs::write(&manifest_path, manifest("served", "runc")).unwrap();
+        let (code, stdout, stderr) = proctor_as(
+            &kubeconfig,
+            &dir,
+            &["run", "-f", manifest_path.to_str().unwrap(), "--wait"],
+        );
+        assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+        assert!(
+            stderr.contains("controller: proctor-controller serves this run"),
+            "{stderr}"
+        );
+        let runs: Api<TestRun> = Api::namespaced(client.clone(), &ns);
+        let run = runs.get("served").await.unwrap();
+        assert_eq!(
+            run.annotations()
+                .get(proctor::api::ANNOTATION_CONTROLLER)
+                .map(String::as_str),
+            Some(proctor::api::DEPLOYED_CLAIM)
+        );
+        let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), &ns);
+        let started = events
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|e| e.reason.as_deref() == Some("Started"))
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.kind.as_deref()) == Some("TestRun"))
+            .count();
+        assert_eq!(started, 1, "one controller, one Started Event");
+    })
+    .await;
+}
+
+/// A run given up on (`--timeout`) while a probe pod holds Proctor's finalizer: the in-process
+/// controller goes, and nothing it held stays held (the namespace can be deleted).
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn a_run_given_up_on_leaves_no_pod_held() {
+    with_namespace("ci-timeout", |client, ns| async move {
+        install_crd(&client).await;
+        let dir = std::env::temp_dir().join(format!("proctor-cli-{ns}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let manifest_path = dir.join("held.yaml");
+        std::fs::write(
+            &manifest_path,
+            r#"apiVersion: proctor.dev/v1alpha1
+kind: TestRun
+metadata: {name: held}
+spec:
+  probes:
+  - name: slow-stop
+    custom:
+      command: [sh, -c, "trap '' TERM; while :; do sleep 1; done"]
+      actions: [{delete: {gracePeriodSeconds: 120}}]
+      expect: {exitCode: 137}
+"#,
+        )
+        .unwrap();
+        let (code, _, stderr) = proctor(&[
+            "run",
+            "-f",
+            manifest_path.to_str().unwrap(),
+            "-n",
+            &ns,
+            "--wait",
+            "--timeout",
+            "12s",
+        ]);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains("did not finish within 12s"), "{stderr}");
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        let list = pods.list(&Default::default()).await.unwrap();
+        assert!(!list.items.is_empty(), "the probe's pod was created");
+        for pod in &list.items {
+            assert!(
+                !pod.finalizers()
+                    .iter()
+                    .any(|f| f == proctor::api::POD_FINALIZER),
+                "pod {} still held: {stderr}",
+                pod.name_any()
+            );
+        }
+        assert!(stderr.contains("released 1 probe pods"), "{stderr}");
+    })
+    .await;
+}
+
+/// A changed spec for an existing run: the message says how to start anew.
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn a_changed_spec_is_refused_with_the_replace_hint() {
+    with_namespace("ci-replace", |_client, ns| async move {
+        let dir = std::env::temp_dir().join(format!("proctor-cli-{ns}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("run.yaml");
+        std::fs::write(&path, manifest("same-name", "runc")).unwrap();
+        let (code, _, stderr) = proctor(&["run", "-f", path.to_str().unwrap(), "-n", &ns]);
+        assert_eq!(code, 0, "{stderr}");
+        std::fs::write(&path, manifest("same-name", "faulty-exit")).unwrap();
+        let (code, _, stderr) = proctor(&["run", "-f", path.to_str().unwrap(), "-n", &ns]);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains("run again with --replace"), "{stderr}");
     })
     .await;
 }

@@ -21,3 +21,10 @@ pub const LABEL_PROBE: &str = "proctor.dev/probe";
 pub const POD_FINALIZER: &str = "proctor.dev/observe-termination";
 /// Prefix of labels and annotations reserved for Proctor; users may not set them on probe pods.
 pub const RESERVED_PREFIX: &str = "proctor.dev/";
+/// Annotation on a `TestRun` naming the controller that serves it: one controller acts on a run,
+/// however many could (a deployed operator, and `proctor run`'s own in-process one). Set once,
+/// by compare-and-set, by the first controller allowed to claim it; honoured by every other.
+pub const ANNOTATION_CONTROLLER: &str = "proctor.dev/controller";
+/// The claim of every deployed controller (`proctor controller`): the same across restarts and
+/// leader handovers, so a successor serves its predecessor's runs.
+pub const DEPLOYED_CLAIM: &str = "proctor-controller";

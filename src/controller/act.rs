@@ -446,6 +446,33 @@ pub async fn apply_status(
         .map_err(|source| Error::ApplyStatus { name, source })
 }
 
+/// Claims `run` for the controller named `claim` (see [`super::claim`]): a merge patch of the
+/// annotation that carries the run's `resourceVersion`, so that of two controllers claiming at
+/// once one wins and the other gets a conflict. `false`: someone changed the run first (look
+/// again); a run that is gone is not claimed either.
+pub async fn claim_run(client: &Client, run: &TestRun, claim: &str) -> Result<bool, Error> {
+    let ns = run.metadata.namespace.as_deref().unwrap_or_default();
+    let name = run.metadata.name.clone().unwrap_or_default();
+    let api: Api<TestRun> = Api::namespaced(client.clone(), ns);
+    let patch = json!({"metadata": {
+        "resourceVersion": run.metadata.resource_version,
+        "annotations": {crate::api::ANNOTATION_CONTROLLER: claim},
+    }});
+    crate::metrics::METRICS.write("patch", "testruns");
+    enter(|| format!("claiming TestRun {name}"));
+    let patched = bounded(CALL_TIMEOUT, || format!("claiming TestRun {name}"), async {
+        Ok(api
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await)
+    })
+    .await?;
+    match patched {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 409 || s.is_not_found() => Ok(false),
+        Err(source) => Err(Error::ClaimRun { name, source }),
+    }
+}
+
 pub async fn delete_run(client: &Client, run: &TestRun) -> Result<(), Error> {
     let ns = run.metadata.namespace.as_deref().unwrap_or_default();
     let name = run.metadata.name.clone().unwrap_or_default();

@@ -33,6 +33,10 @@ pub enum Error {
     CheckPod { name: String, source: kube::Error },
     #[error("pod {name} already exists and is not this probe's: {owner}")]
     NameTaken { name: String, owner: String },
+    #[error("listing the run's pods: {source}")]
+    ListPods { source: kube::Error },
+    #[error("claiming TestRun {name}: {source}")]
+    ClaimRun { name: String, source: kube::Error },
     #[error("deleting TestRun {name}: {source}")]
     DeleteRun { name: String, source: kube::Error },
     #[error("{what}: no answer within {seconds}s; abandoned, retried")]
@@ -53,6 +57,8 @@ impl Error {
             Error::ReadLog { .. } | Error::ReadLogStream { .. } => "logs",
             Error::Exec { .. } => "exec",
             Error::ApplyStatus { .. } => "status",
+            Error::ClaimRun { .. } => "claim",
+            Error::ListPods { .. } => "list",
             Error::Timeout { .. } => "timeout",
         }
     }

@@ -13,6 +13,7 @@
 //! finalizers of pods whose run is gone are released by a sweep.
 
 mod act;
+pub mod claim;
 pub mod drive;
 mod errors;
 mod ready;
@@ -39,6 +40,7 @@ use crate::api::{
 };
 use crate::probes::{self, READY_MARKER, ResolvedProbe, RunContext};
 use crate::verdict::{self, Evidence, Outcome, PodObservation};
+pub use act::claim_run;
 use drive::{ProbeView, Step};
 pub use errors::Error;
 
@@ -57,6 +59,11 @@ pub struct Config {
     pub namespace: Option<String>,
     /// This replica's name in the Events it reports (e.g. its pod name).
     pub instance: Option<String>,
+    /// This controller's name in the claims of the runs it serves (see [`claim`]).
+    pub claim: String,
+    /// Whether it claims runs nobody serves yet (a deployed controller) or serves only the run
+    /// claimed for it (`proctor run`'s in-process one).
+    pub claims_unclaimed: bool,
     /// Namespaces whose runs may use privileged checks (`spec.allowPrivileged`: the hostPID
     /// inspector). Empty by default: only the cluster's operator, who sets this, grants it.
     pub privileged_namespaces: Vec<String>,
@@ -65,13 +72,15 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Config {
         Config {
-            default_image: "busybox:1.36.1".into(),
+            default_image: crate::defaults::BUILTIN_PROBE_IMAGE.into(),
             max_running_pods: 100,
             field_manager: "proctor-controller".into(),
             concurrency: 8,
             namespace: None,
             instance: None,
             privileged_namespaces: Vec::new(),
+            claim: crate::api::DEPLOYED_CLAIM.into(),
+            claims_unclaimed: true,
         }
     }
 }
@@ -252,6 +261,18 @@ async fn reconcile_run(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Action, E
     stage::enter(|| "waiting for the pod cache".into());
     if !ctx.pods_ready.wait().await {
         return Ok(Action::requeue(Duration::from_secs(1)));
+    }
+    match claim::decide(&run, &ctx.config.claim, ctx.config.claims_unclaimed) {
+        claim::Claim::Ours => {}
+        // Served by another controller: this one writes nothing (the claim changes only by
+        // someone's hand, which is a change of the run).
+        claim::Claim::NotOurs => return Ok(Action::await_change()),
+        claim::Claim::Unclaimed => {
+            stage::enter(|| "claiming the run".into());
+            // Claimed or not, the run changed: its watch event brings the next reconcile.
+            act::claim_run(&ctx.client, &run, &ctx.config.claim).await?;
+            return Ok(Action::requeue(Duration::from_secs(2)));
+        }
     }
     stage::enter(|| "deciding".into());
     let Some(rc) = RunContext::of(&run, &ctx.config.default_image) else {
@@ -1198,4 +1219,32 @@ fn finish(ps: &mut ProbeStatus, outcome: Outcome, now: Timestamp) {
     if ps.started_at.is_none() {
         ps.started_at = Some(Time(now));
     }
+}
+
+/// Releases Proctor's finalizer from every pod of the run with UID `uid` in `namespace`: for a
+/// controller that goes away before its run is done (`proctor run` interrupted, or past its
+/// `--timeout`), so that nothing it held stays held. Returns how many it released.
+pub async fn release_pods_of(client: &Client, namespace: &str, uid: &str) -> Result<usize, Error> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let params = kube::api::ListParams::default().labels(&format!("{LABEL_RUN_UID}={uid}"));
+    let list = act::bounded(
+        act::CALL_TIMEOUT,
+        || "listing the run's pods".into(),
+        async {
+            pods.list(&params)
+                .await
+                .map_err(|source| Error::ListPods { source })
+        },
+    )
+    .await?;
+    let mut released = 0;
+    for pod in list
+        .items
+        .iter()
+        .filter(|p| p.finalizers().iter().any(|f| f == POD_FINALIZER))
+    {
+        act::release_pod(client, pod).await?;
+        released += 1;
+    }
+    Ok(released)
 }

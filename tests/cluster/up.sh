@@ -501,6 +501,7 @@ start_cluster() {
   expect_up kube-controller-manager 120 kubectl_admin get serviceaccount default -n default
   expect_up kube-proxy 60 curl -sf http://127.0.0.1:10256/healthz
   apply_runtime_classes
+  apply_proctor_defaults
   fingerprint >"$CLUSTER_DIR/ready"
 }
 
@@ -530,6 +531,46 @@ apply_runtime_classes() {
         "$fault" "$fault" "$fault"
     done
   } | kubectl_admin apply -f - >/dev/null
+}
+
+# The cluster tells Proctor its probe image: this cluster pulls nothing, and only the locally
+# built one exists. Both `proctor controller` and `proctor run` read kube-public/proctor-defaults
+# when no --default-image is given; every authenticated user may read that one ConfigMap.
+apply_proctor_defaults() {
+  kubectl_admin apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: proctor-defaults
+  namespace: kube-public
+data:
+  probeImage: $PROBE_IMAGE
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: proctor-defaults-reader
+  namespace: kube-public
+rules:
+- apiGroups: [""]
+  resources: [configmaps]
+  resourceNames: [proctor-defaults]
+  verbs: [get]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: proctor-defaults-reader
+  namespace: kube-public
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: proctor-defaults-reader
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: Group
+  name: system:authenticated
+EOF
 }
 
 # ---------------------------------------------------------------------------------------------
