@@ -175,6 +175,7 @@ async fn controller(
     let (image, source) = proctor::defaults::probe_image(&client, explicit).await;
     eprintln!("proctor: probe image {image} (from {source})");
     config.default_image = image;
+    config.caches_synced = health.synced.clone();
     health.ready.store(true, Ordering::Relaxed);
     let Some(election) = election else {
         eprintln!("proctor: controller starting");

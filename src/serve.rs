@@ -1,5 +1,6 @@
 //! The operator's HTTP endpoints: `/metrics` (Prometheus text format), `/healthz` (the process
-//! answers) and `/readyz` (it can reach the API server and, when leading, its caches are up).
+//! answers) and `/readyz`: a standby is ready once it reached the API server (so that a rollout
+//! of several replicas completes), the leader once its caches hold their first complete lists.
 //! A deliberately small HTTP/1.1 responder: GET only, one request per connection.
 
 use std::sync::Arc;
@@ -14,8 +15,10 @@ use tokio::net::{TcpListener, TcpStream};
 pub struct Health {
     /// Set once the process is up and has reached the API server.
     pub ready: AtomicBool,
-    /// Set while this replica holds the leader lease (reported on `/readyz`'s body only).
+    /// Set while this replica holds the leader lease.
     pub leading: AtomicBool,
+    /// Set by the controller once its caches of runs and pods are filled.
+    pub synced: Arc<AtomicBool>,
 }
 
 /// Serves the endpoints on `listener` until the process ends.
@@ -72,15 +75,25 @@ fn respond(request_line: &str, health: &Health) -> (&'static str, &'static str, 
             crate::metrics::METRICS.render(),
         ),
         "/healthz" => ("200 OK", TEXT, "ok\n".into()),
-        "/readyz" if health.ready.load(Ordering::Relaxed) => {
-            let role = if health.leading.load(Ordering::Relaxed) {
-                "leader"
-            } else {
-                "standby"
-            };
-            ("200 OK", TEXT, format!("ok ({role})\n"))
+        "/readyz" => {
+            let reached = health.ready.load(Ordering::Relaxed);
+            let leading = health.leading.load(Ordering::Relaxed);
+            let synced = health.synced.load(Ordering::Relaxed);
+            match (reached, leading, synced) {
+                (false, _, _) => (
+                    "503 Service Unavailable",
+                    TEXT,
+                    "not ready: the API server has not answered yet\n".into(),
+                ),
+                (true, false, _) => ("200 OK", TEXT, "ok (standby)\n".into()),
+                (true, true, true) => ("200 OK", TEXT, "ok (leader)\n".into()),
+                (true, true, false) => (
+                    "503 Service Unavailable",
+                    TEXT,
+                    "not ready: leading, its caches are not filled yet\n".into(),
+                ),
+            }
         }
-        "/readyz" => ("503 Service Unavailable", TEXT, "not ready\n".into()),
         _ => ("404 Not Found", TEXT, "not found\n".into()),
     }
 }
@@ -100,6 +113,13 @@ mod tests {
         health.ready.store(true, Ordering::Relaxed);
         let (status, _, body) = respond("GET /readyz HTTP/1.1", &health);
         assert_eq!((status, body.as_str()), ("200 OK", "ok (standby)\n"));
+        // A leader is ready only once its caches are filled.
+        health.leading.store(true, Ordering::Relaxed);
+        let (status, _, body) = respond("GET /readyz HTTP/1.1", &health);
+        assert_eq!(status, "503 Service Unavailable", "{body}");
+        health.synced.store(true, Ordering::Relaxed);
+        let (status, _, body) = respond("GET /readyz HTTP/1.1", &health);
+        assert_eq!((status, body.as_str()), ("200 OK", "ok (leader)\n"));
         assert_eq!(respond("GET /nope HTTP/1.1", &health).0, "404 Not Found");
         assert_eq!(
             respond("POST /metrics HTTP/1.1", &health).0,

@@ -167,53 +167,14 @@ async fn proctor_run_exits_0_for_a_passing_run_and_1_with_a_junit_of_the_failure
     .await;
 }
 
-fn kubectl_path() -> String {
-    std::env::var("PROCTOR_TEST_KUBECTL")
-        .unwrap_or_else(|_| "/var/lib/proctor-test-cluster/bin/kubectl".into())
-}
-
-/// Runs kubectl as the cluster's admin with `stdin`; panics when it fails.
-fn kubectl_admin(args: &[&str], stdin: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new(kubectl_path())
-        .args(args)
-        .env(
-            "KUBECONFIG",
-            std::env::var("PROCTOR_TEST_KUBECONFIG").unwrap(),
-        )
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A ServiceAccount `ci` in `ns` with what a pipeline is given there and nothing cluster-wide
 /// (no CRDs, no Leases): TestRuns, and what `proctor run`'s in-process controller does with the
 /// pipeline's own credentials. Returns the path of a kubeconfig that authenticates as it.
 fn ci_identity(ns: &str, dir: &std::path::Path) -> std::path::PathBuf {
-    let rbac = format!(
-        r#"apiVersion: v1
-kind: ServiceAccount
-metadata: {{name: ci, namespace: {ns}}}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {{name: ci, namespace: {ns}}}
-rules:
+    service_account_kubeconfig(
+        ns,
+        "ci",
+        r#"
 - apiGroups: [proctor.dev]
   resources: [testruns]
   verbs: [get, list, watch, create, patch, delete]
@@ -235,33 +196,9 @@ rules:
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch, list]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {{name: ci, namespace: {ns}}}
-roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: ci}}
-subjects: [{{kind: ServiceAccount, name: ci, namespace: {ns}}}]
-"#
-    );
-    kubectl_admin(&["apply", "-f", "-"], &rbac);
-    let token = kubectl_admin(&["create", "token", "ci", "-n", ns, "--duration", "1h"], "");
-    let admin: serde_yaml::Value = serde_yaml::from_str(
-        &std::fs::read_to_string(std::env::var("PROCTOR_TEST_KUBECONFIG").unwrap()).unwrap(),
+"#,
+        dir,
     )
-    .unwrap();
-    let cluster = admin["clusters"][0]["cluster"].clone();
-    let config = serde_yaml::to_string(&serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "test", "cluster": cluster}],
-        "users": [{"name": "ci", "user": {"token": token.trim()}}],
-        "contexts": [{"name": "ci", "context": {"cluster": "test", "user": "ci", "namespace": ns}}],
-        "current-context": "ci",
-    }))
-    .unwrap();
-    let path = dir.join("ci.kubeconfig");
-    std::fs::write(&path, config).unwrap();
-    path
 }
 
 /// `proctor` as the CI identity, in `dir`: its kubeconfig only, no probe image in the

@@ -64,6 +64,9 @@ pub struct Config {
     /// Whether it claims runs nobody serves yet (a deployed controller) or serves only the run
     /// claimed for it (`proctor run`'s in-process one).
     pub claims_unclaimed: bool,
+    /// Set once both caches (runs and pods) hold their first complete list: the leader's
+    /// `/readyz` reports it.
+    pub caches_synced: Arc<std::sync::atomic::AtomicBool>,
     /// Namespaces whose runs may use privileged checks (`spec.allowPrivileged`: the hostPID
     /// inspector). Empty by default: only the cluster's operator, who sets this, grants it.
     pub privileged_namespaces: Vec<String>,
@@ -81,6 +84,7 @@ impl Default for Config {
             privileged_namespaces: Vec::new(),
             claim: crate::api::DEPLOYED_CLAIM.into(),
             claims_unclaimed: true,
+            caches_synced: Arc::default(),
         }
     }
 }
@@ -117,16 +121,38 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         .await
         .map_err(Error::CrdMissing)?;
 
+    // Each cache says when it first holds a complete list (its watcher's InitDone), without
+    // waiting on kube's store readiness, which wakes one waiter only (see `ready`).
+    let synced = Synced::new(config.caches_synced.clone());
     let (pod_store, writer) = reflector::store();
+    let pods_synced = synced.clone();
     let pod_events = watcher(
         pods,
         watcher::Config::default().labels(&format!("{LABEL_MANAGED_BY}={MANAGER}")),
     )
     .default_backoff()
+    .inspect(move |event| {
+        if matches!(event, Ok(watcher::Event::InitDone)) {
+            pods_synced.pods();
+        }
+    })
     .reflect(writer)
     .touched_objects();
 
-    let controller = Controller::new(runs, watcher::Config::default())
+    // The runs' reflector as `Controller::new` builds it, with the same InitDone signal.
+    let (run_store, run_writer) = reflector::store();
+    let runs_synced = synced.clone();
+    let run_events = reflector::reflector(
+        run_writer,
+        watcher(runs, watcher::Config::default()).inspect(move |event| {
+            if matches!(event, Ok(watcher::Event::InitDone)) {
+                runs_synced.runs();
+            }
+        }),
+    )
+    .applied_objects();
+
+    let controller = Controller::for_stream(run_events, run_store)
         .owns_stream(pod_events)
         .with_config(kube::runtime::controller::Config::default().concurrency(config.concurrency))
         .shutdown_on_signal();
@@ -164,6 +190,41 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         .await;
     sweeper.abort();
     Ok(())
+}
+
+/// The two caches' first complete lists, and the flag that says both are there.
+#[derive(Clone)]
+struct Synced {
+    pods: Arc<std::sync::atomic::AtomicBool>,
+    runs: Arc<std::sync::atomic::AtomicBool>,
+    both: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Synced {
+    fn new(both: Arc<std::sync::atomic::AtomicBool>) -> Synced {
+        Synced {
+            pods: Arc::default(),
+            runs: Arc::default(),
+            both,
+        }
+    }
+
+    fn pods(&self) {
+        self.pods.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.update();
+    }
+
+    fn runs(&self) {
+        self.runs.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.update();
+    }
+
+    fn update(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.pods.load(Relaxed) && self.runs.load(Relaxed) {
+            self.both.store(true, Relaxed);
+        }
+    }
 }
 
 fn error_policy(_run: Arc<TestRun>, error: &Error, _ctx: Arc<Context>) -> Action {

@@ -506,3 +506,84 @@ pub const FAULTY_EXIT_FAILS: &[&str] = &[
     "custom-exit-3",
     "oom-kill",
 ];
+
+fn kubectl_path() -> String {
+    std::env::var("PROCTOR_TEST_KUBECTL")
+        .unwrap_or_else(|_| "/var/lib/proctor-test-cluster/bin/kubectl".into())
+}
+
+/// Runs kubectl as the cluster's admin with `stdin`; panics when it fails.
+pub fn kubectl_admin(args: &[&str], stdin: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new(kubectl_path())
+        .args(args)
+        .env(
+            "KUBECONFIG",
+            std::env::var("PROCTOR_TEST_KUBECONFIG").expect("PROCTOR_TEST_KUBECONFIG"),
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubectl");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("kubectl's stdin");
+    let out = child.wait_with_output().expect("kubectl's output");
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A ServiceAccount `name` in `ns` bound to a Role of `rules` (YAML list items), and the path of
+/// a kubeconfig in `dir` that authenticates as it (a token from the TokenRequest API).
+pub fn service_account_kubeconfig(
+    ns: &str,
+    name: &str,
+    rules: &str,
+    dir: &std::path::Path,
+) -> std::path::PathBuf {
+    let rbac = format!(
+        r#"apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: {name}, namespace: {ns}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: {name}, namespace: {ns}}}
+rules:{rules}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: {name}, namespace: {ns}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: {name}}}
+subjects: [{{kind: ServiceAccount, name: {name}, namespace: {ns}}}]
+"#
+    );
+    kubectl_admin(&["apply", "-f", "-"], &rbac);
+    let token = kubectl_admin(&["create", "token", name, "-n", ns, "--duration", "1h"], "");
+    let admin: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(std::env::var("PROCTOR_TEST_KUBECONFIG").expect("kubeconfig"))
+            .expect("admin kubeconfig"),
+    )
+    .expect("admin kubeconfig parses");
+    let cluster = admin["clusters"][0]["cluster"].clone();
+    let config = serde_yaml::to_string(&json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "test", "cluster": cluster}],
+        "users": [{"name": name, "user": {"token": token.trim()}}],
+        "contexts": [{"name": name, "context": {"cluster": "test", "user": name, "namespace": ns}}],
+        "current-context": name,
+    }))
+    .expect("kubeconfig");
+    let path = dir.join(format!("{name}.kubeconfig"));
+    std::fs::write(&path, config).expect("writing the kubeconfig");
+    path
+}
