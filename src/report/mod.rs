@@ -190,7 +190,7 @@ fn json(run: &TestRun) -> String {
     text
 }
 
-/// XML text and attribute escaping; characters XML 1.0 cannot carry are dropped.
+/// Text and attribute escaping for the HTML page; characters XML 1.0 cannot carry are dropped.
 fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -224,74 +224,62 @@ fn checks_text(p: &ProbeStatus) -> String {
         .join("\n")
 }
 
+/// JUnit XML by quick-junit (the serializer of cargo-nextest): one testcase per probe, classname
+/// `proctor.<kind>`; Failed is a `<failure>` carrying every check, Error an `<error>`, Skipped
+/// `<skipped>`, a probe without a verdict yet an `<error type="NoVerdict">`.
 fn junit(run: &TestRun) -> String {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let name = format!(
         "proctor/{}/{}",
         run.metadata.namespace.as_deref().unwrap_or_default(),
         run.metadata.name.as_deref().unwrap_or_default()
     );
-    let all = probes(run);
-    let count = |v: Verdict| all.iter().filter(|p| p.verdict == Some(v)).count();
-    let time: f64 = all.iter().filter_map(duration_seconds).sum();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"proctor\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{time:.3}\">",
-        all.len(),
-        count(Verdict::Failed),
-        count(Verdict::Error),
-        count(Verdict::Skipped),
-    );
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{time:.3}\">",
-        xml(&name),
-        all.len(),
-        count(Verdict::Failed),
-        count(Verdict::Error),
-        count(Verdict::Skipped),
-    );
-    for p in all {
-        let _ = write!(
-            out,
-            "    <testcase classname=\"proctor.{}\" name=\"{}\" time=\"{:.3}\"",
-            xml(&p.kind),
-            xml(&p.name),
-            duration_seconds(p).unwrap_or(0.0)
-        );
-        let reason = xml(p.reason.as_deref().unwrap_or(""));
-        let message = xml(p.message.as_deref().unwrap_or(""));
-        match p.verdict {
-            Some(Verdict::Passed) => out.push_str("/>\n"),
+    let mut suite = TestSuite::new(name);
+    let mut total = std::time::Duration::ZERO;
+    for p in probes(run) {
+        let reason = p.reason.clone().unwrap_or_default();
+        let message = p.message.clone().unwrap_or_default();
+        let status = match p.verdict {
+            Some(Verdict::Passed) => TestCaseStatus::success(),
             Some(Verdict::Failed) => {
-                let _ = writeln!(
-                    out,
-                    ">\n      <failure type=\"{reason}\" message=\"{message}\">{}</failure>\n    </testcase>",
-                    xml(&checks_text(p))
-                );
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                status
+                    .set_type(reason)
+                    .set_message(message)
+                    .set_description(checks_text(p));
+                status
             }
             Some(Verdict::Error) => {
-                let _ = writeln!(
-                    out,
-                    ">\n      <error type=\"{reason}\" message=\"{message}\"/>\n    </testcase>"
-                );
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+                status.set_type(reason).set_message(message);
+                status
             }
             Some(Verdict::Skipped) => {
-                let _ = writeln!(
-                    out,
-                    ">\n      <skipped message=\"{reason}: {message}\"/>\n    </testcase>"
-                );
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(format!("{reason}: {message}"));
+                status
             }
             None => {
-                let _ = writeln!(
-                    out,
-                    ">\n      <error type=\"NoVerdict\" message=\"the probe has no verdict yet\"/>\n    </testcase>"
-                );
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+                status
+                    .set_type("NoVerdict")
+                    .set_message("the probe has no verdict yet");
+                status
             }
-        }
+        };
+        let time = std::time::Duration::from_secs_f64(duration_seconds(p).unwrap_or(0.0).max(0.0));
+        total += time;
+        let mut case = TestCase::new(p.name.clone(), status);
+        case.set_classname(format!("proctor.{}", p.kind))
+            .set_time(time);
+        suite.add_test_case(case);
     }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
+    suite.set_time(total);
+    let mut report = Report::new("proctor");
+    report.set_time(total).add_test_suite(suite);
+    report.to_string().unwrap_or_else(|e| {
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- the JUnit report could not be written: {e} -->\n")
+    })
 }
 
 fn html(run: &TestRun) -> String {

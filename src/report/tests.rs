@@ -65,16 +65,27 @@ fn json_is_a_stable_document_of_the_verdicts() {
 fn junit_marks_failures_errors_and_skips_apart() {
     let text = render(&failed_run(), Format::Junit);
     assert!(text.starts_with("<?xml"));
-    assert!(text.contains(
-        "<testsuites name=\"proctor\" tests=\"21\" failures=\"1\" errors=\"1\" skipped=\"1\""
-    ));
+    assert!(
+        text.contains("<testsuites name=\"proctor\" tests=\"21\" failures=\"1\" errors=\"1\""),
+        "{text}"
+    );
+    // quick-junit counts skipped test cases as `disabled` on the suite.
+    assert!(
+        text.contains("tests=\"21\" disabled=\"1\" errors=\"1\" failures=\"1\""),
+        "{text}"
+    );
     assert_eq!(text.matches("<testcase ").count(), 21);
     assert_eq!(text.matches("<failure ").count(), 1);
     assert_eq!(text.matches("<error ").count(), 1);
     assert_eq!(text.matches("<skipped ").count(), 1);
     assert!(text.contains(
-        "<failure type=\"ExitCodeMismatch\" message=\"expected exit code 42, observed 0\">FAIL exitCode: expected 42, observed 0"
-    ));
+        "<failure message=\"expected exit code 42, observed 0\" type=\"ExitCodeMismatch\">FAIL exitCode: expected 42, observed 0"
+    ), "{text}");
+    assert!(
+        text.contains(
+            "<testcase name=\"exit-code\" classname=\"proctor.exitCode\" time=\"3.000\">"
+        )
+    );
     // Escaped, never raw markup.
     assert!(text.contains("&lt;no such image&gt; &amp; co"), "{text}");
 }
