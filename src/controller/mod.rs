@@ -130,7 +130,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         pods,
         watcher::Config::default().labels(&format!("{LABEL_MANAGED_BY}={MANAGER}")),
     )
-    .default_backoff()
+    .backoff(watch_backoff())
     .inspect(move |event| {
         if matches!(event, Ok(watcher::Event::InitDone)) {
             pods_synced.pods();
@@ -144,16 +144,19 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
     let runs_synced = synced.clone();
     let run_events = reflector::reflector(
         run_writer,
-        watcher(runs, watcher::Config::default()).inspect(move |event| {
-            if matches!(event, Ok(watcher::Event::InitDone)) {
-                runs_synced.runs();
-            }
-        }),
+        watcher(runs, watcher::Config::default())
+            .backoff(watch_backoff())
+            .inspect(move |event| {
+                if matches!(event, Ok(watcher::Event::InitDone)) {
+                    runs_synced.runs();
+                }
+            }),
     )
     .applied_objects();
 
     let controller = Controller::for_stream(run_events, run_store)
         .owns_stream(pod_events)
+        .trigger_backoff(watch_backoff())
         .with_config(kube::runtime::controller::Config::default().concurrency(config.concurrency))
         .shutdown_on_signal();
     let run_store = controller.store();
@@ -190,6 +193,21 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         .await;
     sweeper.abort();
     Ok(())
+}
+
+/// How the watches retry when the API server does not answer: from 250 ms, doubling, never more
+/// than 2 s apart, so that work resumes within about 2 s of the API server's return. (kube's
+/// default grows to 30 s between attempts: after a 10 s restart, runs stood still for another
+/// 26 s, and a churn probe ran out of time meanwhile.) The attempts restart from 250 ms after a
+/// minute without errors.
+fn watch_backoff() -> kube::runtime::utils::ResetTimerBackoff<watcher::ExponentialBackoff> {
+    let retries = backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(250))
+        .with_max_delay(Duration::from_secs(2))
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times();
+    kube::runtime::utils::ResetTimerBackoff::new(retries.into(), Duration::from_secs(60))
 }
 
 /// The two caches' first complete lists, and the flag that says both are there.
@@ -1308,4 +1326,21 @@ pub async fn release_pods_of(client: &Client, namespace: &str, uid: &str) -> Res
         released += 1;
     }
     Ok(released)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watches_retry_at_most_a_few_seconds_apart_however_long_the_outage() {
+        let delays: Vec<Duration> = watch_backoff().take(50).collect();
+        assert_eq!(delays.len(), 50, "never gives up");
+        assert!(delays[0] <= Duration::from_millis(500), "{delays:?}");
+        // Jitter adds up to one more delay: never 4 s or more between two attempts.
+        assert!(
+            delays.iter().all(|d| *d < Duration::from_secs(4)),
+            "{delays:?}"
+        );
+    }
 }

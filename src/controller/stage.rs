@@ -44,10 +44,11 @@ impl Stage {
     fn log(&self, what: impl FnOnce() -> String) {
         if self.trace {
             eprintln!(
-                "proctor: trace: {} +{}ms: {}",
+                "proctor: trace: {} +{}ms: {} (at {})",
                 self.run,
                 self.started.elapsed().as_millis(),
-                what()
+                what(),
+                k8s_openapi::jiff::Timestamp::now()
             );
         }
     }

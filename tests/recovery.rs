@@ -1,0 +1,233 @@
+//! The controller after the API server goes away and comes back, on the real test cluster:
+//! kube-apiserver is stopped 8 s into a catalog run and started again 10 s later. Work resumes
+//! as soon as the API answers (no call waits out its time limit), and the verdicts are those of
+//! a clean run, each probe run once. The time from the API's return to the run's next status
+//! write is printed (a figure, not a bound: the machines are shared).
+//!
+//! Run by `.ci/run`; by hand: `PROCTOR_TEST_KUBECONFIG=$(tests/cluster/up.sh) cargo test --test
+//! recovery -- --ignored`.
+
+// A test that cannot get what it needs fails: panicking is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use kube::Api;
+use proctor::api::TestRun;
+use support::*;
+
+const CLUSTER_DIR: &str = "/var/lib/proctor-test-cluster";
+
+fn cluster_dir() -> String {
+    std::env::var("PROCTOR_CLUSTER_DIR").unwrap_or_else(|_| CLUSTER_DIR.into())
+}
+
+/// Kills kube-apiserver (SIGKILL: a crash; a SIGTERM'd one drains its requests for up to a
+/// minute first), leaves the cluster without an API for `down`, and starts the same command
+/// again as `up.sh` does (its PID file and log).
+fn restart_apiserver(down: Duration) {
+    let dir = cluster_dir();
+    let pid_file = format!("{dir}/pids/kube-apiserver.pid");
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let argv: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    assert!(
+        argv[0].ends_with("kube-apiserver"),
+        "pid {pid} is not kube-apiserver: {argv:?}"
+    );
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let gone = Instant::now();
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            gone.elapsed() < Duration::from_secs(60),
+            "kube-apiserver did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(down);
+    // In the background of a shell that ends at once, in a session of its own, as up.sh starts
+    // it: it outlives this test.
+    let script = r#"pid_file=$1 log=$2; shift 2
+setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pid_file" "$@" </dev/null >>"$log" 2>&1 &"#;
+    let status = std::process::Command::new("bash")
+        .args(["-c", script, "restart"])
+        .arg(&pid_file)
+        .arg(format!("{dir}/logs/kube-apiserver.log"))
+        .args(&argv)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A counter of the controller's /metrics (0 when absent).
+fn counter(metrics: &str, name_and_labels: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name_and_labels))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn metrics(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn a_run_resumes_as_soon_as_a_restarted_api_server_answers() {
+    with_namespace("api-restart", |client, ns| async move {
+        install_crd(&client).await;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let _controller = ControllerProcess::start_with(
+            &ns,
+            &["--privileged-namespaces", &ns, "--metrics-addr", &addr],
+        );
+        // Pods kept, to show where the time went after the restart.
+        // Time enough for the cluster's own slow recovery (see below), so that only a wrong
+        // verdict fails the run.
+        let run = sample_run("restarted", |spec| {
+            spec.cleanup = Some(proctor::api::CleanupPolicy::Never);
+            spec.timeout_seconds = Some(300);
+            for probe in &mut spec.probes {
+                if probe.timeout_seconds.is_some_and(|t| t < 300) && probe.rapid_create_delete.is_none() {
+                    probe.timeout_seconds = Some(300);
+                }
+            }
+        });
+        let runs: Api<TestRun> = Api::namespaced(client.clone(), &ns);
+        runs.create(&Default::default(), &run).await.unwrap();
+        let started = Instant::now();
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        let before = runs.get("restarted").await.unwrap();
+        let timeouts_before = counter(&metrics(port), "proctor_reconcile_errors_total{category=\"timeout\"}");
+
+        eprintln!(
+            "stopping kube-apiserver {:?} into the run, at {}",
+            started.elapsed(),
+            k8s_openapi::jiff::Timestamp::now()
+        );
+        tokio::task::spawn_blocking(|| restart_apiserver(Duration::from_secs(10)))
+            .await
+            .unwrap();
+        // The API is back when it answers; the run resumed at its next status write.
+        let (back, returned_at) = loop {
+            if client.apiserver_version().await.is_ok() {
+                eprintln!("the API answers again at {}", k8s_openapi::jiff::Timestamp::now());
+                break (Instant::now(), k8s_openapi::jiff::Timestamp::now());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let seen = before.metadata.resource_version.clone();
+        let resumed = loop {
+            if let Ok(run) = runs.get("restarted").await
+                && (run.metadata.resource_version != seen
+                    || run.status.as_ref().and_then(|s| s.phase).is_some_and(|p| {
+                        matches!(
+                            p,
+                            proctor::api::RunPhase::Succeeded
+                                | proctor::api::RunPhase::Failed
+                                | proctor::api::RunPhase::Error
+                        )
+                    }))
+            {
+                break Instant::now();
+            }
+            assert!(back.elapsed() < Duration::from_secs(180), "the run never resumed");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        eprintln!(
+            "the API answered again {:?} into the run; the run's next status write came {:?} after that",
+            back - started,
+            resumed - back
+        );
+        let runs_waited = tokio::time::timeout(Duration::from_secs(300), async {
+            loop {
+                let run = runs.get("restarted").await.unwrap();
+                if run.status.as_ref().and_then(|s| s.completion_time.as_ref()).is_some() {
+                    return run;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+        .await
+        .expect("the run finished");
+        eprintln!("the whole run took {:?}", started.elapsed());
+        for p in &runs_waited.status.as_ref().unwrap().probes {
+            eprintln!(
+                "  {:<30} {:?} {:?} .. {:?}",
+                p.name,
+                p.verdict,
+                p.started_at.as_ref().map(|t| t.0),
+                p.finished_at.as_ref().map(|t| t.0)
+            );
+        }
+        // Where the time went for the pods created after the restart: created (Proctor), bound
+        // (kube-scheduler), started (kubelet). The cluster's own components reconnect with
+        // their own backoff (client-go's grows to 30 s), and Proctor can only wait for them.
+        let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), &ns);
+        let mut listed = pods.list(&Default::default()).await.unwrap().items;
+        listed.sort_by_key(|p| p.metadata.creation_timestamp.clone().map(|t| t.0));
+        for pod in listed.iter().filter(|p| {
+            p.metadata
+                .creation_timestamp
+                .as_ref()
+                .is_some_and(|t| t.0 >= returned_at)
+        }) {
+            let status = pod.status.as_ref();
+            let scheduled = status
+                .and_then(|s| s.conditions.as_ref())
+                .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"))
+                .and_then(|c| c.last_transition_time.as_ref().map(|t| t.0));
+            let started = status
+                .and_then(|s| s.container_statuses.as_ref())
+                .and_then(|c| c.first())
+                .and_then(|c| c.state.as_ref())
+                .and_then(|s| {
+                    s.terminated
+                        .as_ref()
+                        .and_then(|t| t.started_at.as_ref())
+                        .or(s.running.as_ref().and_then(|r| r.started_at.as_ref()))
+                })
+                .map(|t| t.0);
+            eprintln!(
+                "  pod {:<50} created {:?}, bound {scheduled:?}, started {started:?}",
+                pod.metadata.name.as_deref().unwrap_or_default(),
+                pod.metadata.creation_timestamp.as_ref().map(|t| t.0)
+            );
+        }
+        assert_verdicts(&runs_waited, &[], &["process-group-kill"]);
+        assert_each_ran_once(&runs_waited);
+        let timeouts_after = counter(&metrics(port), "proctor_reconcile_errors_total{category=\"timeout\"}");
+        assert_eq!(
+            timeouts_after, timeouts_before,
+            "a call waited out its time limit after the restart"
+        );
+    })
+    .await;
+}
