@@ -196,6 +196,9 @@ fn ci_identity(ns: &str, dir: &std::path::Path) -> std::path::PathBuf {
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch, list]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [list]
 "#,
         dir,
     )

@@ -231,3 +231,111 @@ async fn a_run_resumes_as_soon_as_a_restarted_api_server_answers() {
     })
     .await;
 }
+
+/// Sends `signal` to the kubelet of the test cluster.
+fn signal_kubelet(signal: &str) {
+    let pid = std::fs::read_to_string(format!("{}/pids/kubelet.pid", cluster_dir())).unwrap();
+    let status = std::process::Command::new("kill")
+        .args([signal, pid.trim()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal} kubelet");
+}
+
+/// Continues the kubelet however the test ends.
+struct Stopped;
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        signal_kubelet("-CONT");
+    }
+}
+
+/// A kubelet that lags (stopped for 15 s right after Proctor's delete request, and across the
+/// deadline probe's deadline) acts late on both; the runtime still does its part at once once
+/// the kubelet acts. The timing checks measure from the kubelet's `Killing` Event, so neither
+/// probe is `Failed` (faulty-latekill, whose kills land 50 s after the kubelet gives them, still
+/// fails both: the mutation matrix).
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn a_kubelet_that_lags_is_not_taken_for_a_slow_runtime() {
+    with_namespace("kubelet-lag", |client, ns| async move {
+        install_crd(&client).await;
+        let _controller = ControllerProcess::start(&ns);
+        let run = sample_run("lagged", |spec| {
+            spec.probes
+                .retain(|p| p.name == "graceful-shutdown" || p.name == "deadline-exceeded");
+        });
+        let runs: Api<TestRun> = Api::namespaced(client.clone(), &ns);
+        runs.create(&Default::default(), &run).await.unwrap();
+        // Right after Proctor's delete of the graceful-shutdown pod: stop the kubelet.
+        let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), &ns);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let deleting = pods
+                .list(&Default::default())
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .any(|p| {
+                    p.metadata.deletion_timestamp.is_some()
+                        && p.metadata
+                            .name
+                            .as_deref()
+                            .is_some_and(|n| n.contains("graceful-shutdown"))
+                });
+            if deleting {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the pod was never deleted");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        {
+            signal_kubelet("-STOP");
+            let _continued = Stopped;
+            eprintln!(
+                "kubelet stopped for 15 s at {}",
+                k8s_openapi::jiff::Timestamp::now()
+            );
+            tokio::time::sleep(Duration::from_secs(15)).await;
+        }
+        let run = tokio::time::timeout(Duration::from_secs(180), async {
+            loop {
+                let run = runs.get("lagged").await.unwrap();
+                if run
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.completion_time.as_ref())
+                    .is_some()
+                {
+                    return run;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+        .await
+        .expect("the run finished");
+        for p in &run.status.as_ref().unwrap().probes {
+            eprintln!(
+                "  {}: {:?} {}: {}",
+                p.name,
+                p.verdict,
+                p.reason.as_deref().unwrap_or_default(),
+                p.message.as_deref().unwrap_or_default()
+            );
+        }
+        assert_verdicts(&run, &[], &[]);
+        // The lag was there, and the verdicts say whose it was.
+        let deadline_probe = &run.status.as_ref().unwrap().probes[1];
+        assert!(
+            deadline_probe
+                .message
+                .as_deref()
+                .unwrap_or_default()
+                .contains("the kubelet acted"),
+            "{deadline_probe:?}"
+        );
+    })
+    .await;
+}

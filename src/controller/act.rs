@@ -384,6 +384,52 @@ async fn run_exec(
     Ok((observation, stdout, stderr))
 }
 
+/// When the kubelet began stopping the probe container of pod `name`: the first of its
+/// `Killing` Events for it. `None` when there is none, or it cannot be read (the verdict then
+/// says that the kubelet's part cannot be told from the runtime's).
+pub async fn kill_started_at(
+    client: &Client,
+    ns: &str,
+    name: &str,
+) -> Option<k8s_openapi::jiff::Timestamp> {
+    let api: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), ns);
+    let params = kube::api::ListParams::default()
+        .fields(&format!("involvedObject.name={name},reason=Killing"));
+    enter(|| format!("reading the kubelet's Killing Event of pod {name}"));
+    let listed = bounded(
+        CALL_TIMEOUT,
+        || format!("listing the Events of pod {name}"),
+        async { Ok(api.list(&params).await) },
+    )
+    .await;
+    match listed {
+        Ok(Ok(list)) => list
+            .items
+            .iter()
+            .filter(|e| {
+                e.involved_object
+                    .field_path
+                    .as_deref()
+                    .is_none_or(|f| f.contains(CONTAINER))
+            })
+            .filter_map(|e| {
+                e.event_time
+                    .as_ref()
+                    .map(|t| t.0)
+                    .or_else(|| e.first_timestamp.as_ref().map(|t| t.0))
+            })
+            .min(),
+        Ok(Err(e)) => {
+            eprintln!("proctor: listing the Events of pod {name}: {e}");
+            None
+        }
+        Err(e) => {
+            eprintln!("proctor: {e}");
+            None
+        }
+    }
+}
+
 /// The last [`MAX_EXEC_OUTPUT`] bytes of a stream, and how many bytes it had.
 #[derive(Debug, Default)]
 pub struct OutputTail {

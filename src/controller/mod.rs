@@ -846,11 +846,22 @@ impl RunWork<'_> {
                         .as_ref()
                         .and_then(|t| t.delete_requested_at.as_ref())
                         .map(|t| t.0);
+                    let timed = matches!(
+                        probe.kind,
+                        probes::ProbeKind::GracefulShutdown { .. }
+                            | probes::ProbeKind::DeadlineExceeded { .. }
+                    );
+                    let kill_started_at = if timed {
+                        act::kill_started_at(&self.ctx.client, &self.rc.namespace, &first).await
+                    } else {
+                        None
+                    };
                     let evidence = Evidence {
                         pods: evidence_pods,
                         log,
                         exec: None,
                         deleted_at,
+                        kill_started_at,
                     };
                     let Some(outcome) = verdict::evaluate(&probe.kind, &evidence) else {
                         return Ok(());
@@ -876,6 +887,7 @@ impl RunWork<'_> {
                         log: None,
                         exec: Some(exec),
                         deleted_at: None,
+                        kill_started_at: None,
                     };
                     let Some(mut outcome) = verdict::evaluate(&probe.kind, &evidence) else {
                         return Ok(());
@@ -994,6 +1006,7 @@ impl RunWork<'_> {
                         log: None,
                         exec: None,
                         deleted_at,
+                        kill_started_at: None,
                     };
                     self.record_timeline(ps, &evidence);
                     let outcome = self.inspect(probe, ps, &evidence_pods).await?;

@@ -29,6 +29,10 @@ pub struct Evidence {
     pub exec: Option<ExecObservation>,
     /// When Proctor asked for the pod's deletion, for kinds that delete it.
     pub deleted_at: Option<k8s_openapi::jiff::Timestamp>,
+    /// When the kubelet began stopping the probe container (its `Killing` Event), for the kinds
+    /// whose timing is judged: what the runtime does is measured from there, so that a kubelet
+    /// slow to act on a delete or a deadline does not count against the runtime.
+    pub kill_started_at: Option<k8s_openapi::jiff::Timestamp>,
 }
 
 /// A verdict with its reason, one-sentence message and checks.
@@ -194,7 +198,7 @@ pub fn evaluate(kind: &ProbeKind, evidence: &Evidence) -> Option<Outcome> {
             if !pod.is_finished() {
                 return None;
             }
-            Some(deadline_outcome(*seconds, pod))
+            Some(deadline_outcome(*seconds, pod, evidence.kill_started_at))
         }
         _ => {
             if !pod.is_finished() {
@@ -234,45 +238,105 @@ fn with_start_failure(mut outcome: Outcome, pod: &PodObservation) -> Outcome {
     outcome
 }
 
-/// How long after its active deadline the deadline probe's pod may end: its grace period
-/// ([`crate::probes::DEADLINE_GRACE_SECONDS`]; the pod exits on TERM at once) and five seconds
-/// for the kubelet to notice. A deadline enforced later than this is not enforced.
+/// How long after its active deadline the deadline probe's pod may end when Proctor cannot see
+/// when the kubelet acted: its grace period ([`crate::probes::DEADLINE_GRACE_SECONDS`]; the pod
+/// exits on TERM at once) and five seconds for the kubelet to notice.
 pub const DEADLINE_SLACK_SECONDS: i64 = crate::probes::DEADLINE_GRACE_SECONDS + 5;
+/// How long after the kubelet began stopping a container the runtime may take to end it, beyond
+/// what the probe allows itself (a grace period): one second for timestamps of one-second
+/// resolution, one for the runtime to report the end.
+pub const KILL_SLACK_SECONDS: i64 = 2;
 
-/// The pod failed for its deadline, and its container really ended soon after the deadline.
-/// Judged from the pod (the container ends with reason Error and exit 143 or 137).
-fn deadline_outcome(seconds: i32, pod: &PodObservation) -> Outcome {
+/// The pod failed for its deadline, and its container really ended soon after the kubelet acted
+/// on the deadline. Judged from the pod (the container ends with reason Error and exit 143 or
+/// 137) and the kubelet's `Killing` Event: the runtime's part (from the kubelet's kill to the
+/// container's end) is checked; the kubelet's part (from the deadline to its kill) is reported.
+/// Without the Event, the whole time past the deadline is checked, and a deadline enforced too
+/// late is an `Error` that says the two cannot be told apart, never a plain `Failed`.
+fn deadline_outcome(
+    seconds: i32,
+    pod: &PodObservation,
+    kill: Option<k8s_openapi::jiff::Timestamp>,
+) -> Outcome {
     let phase = pod.phase.clone().unwrap_or_default();
     let finished = pod.terminated().and_then(|t| t.finished_at);
-    let past = match (pod.started_at, finished) {
-        (Some(start), Some(end)) => Some(end.as_second() - start.as_second() - i64::from(seconds)),
+    let deadline = pod.started_at.map(|s| s.as_second() + i64::from(seconds));
+    let mut checks = vec![
+        equal("phase", "Failed", phase.as_str()),
+        equal(
+            "podReason",
+            "DeadlineExceeded",
+            pod.reason.as_deref().unwrap_or(""),
+        ),
+    ];
+    let past = match (deadline, finished) {
+        (Some(deadline), Some(end)) => Some(end.as_second() - deadline),
         _ => None,
     };
-    let observed = match (past, finished) {
-        (Some(past), _) => past.to_string(),
-        (None, None) => "container not terminated".to_owned(),
-        (None, Some(_)) => "unknown (no pod start time)".to_owned(),
-    };
-    Outcome::from_checks(
-        vec![
-            equal("phase", "Failed", phase.as_str()),
-            equal(
-                "podReason",
-                "DeadlineExceeded",
-                pod.reason.as_deref().unwrap_or(""),
-            ),
-            check(
+    match (kill, finished) {
+        (Some(kill), Some(end)) => {
+            let allowed = crate::probes::DEADLINE_GRACE_SECONDS + KILL_SLACK_SECONDS;
+            let used = end.as_second() - kill.as_second();
+            checks.push(check(
+                "secondsFromKillToEnd",
+                format!("<= {allowed}"),
+                used,
+                used <= allowed,
+            ));
+            let lag = deadline.map(|d| kill.as_second() - d).unwrap_or_default();
+            Outcome::from_checks(
+                checks,
+                format!(
+                    "the pod failed with DeadlineExceeded {}s after its {seconds}s deadline (the kubelet acted {lag}s after it, the runtime ended the container {used}s later)",
+                    past.unwrap_or_default()
+                ),
+            )
+        }
+        _ => {
+            let observed = match (past, finished) {
+                (Some(past), _) => past.to_string(),
+                (None, None) => "container not terminated".to_owned(),
+                (None, Some(_)) => "unknown (no pod start time)".to_owned(),
+            };
+            let within = past.is_some_and(|p| p <= DEADLINE_SLACK_SECONDS);
+            checks.push(check(
                 "secondsPastDeadline",
                 format!("<= {DEADLINE_SLACK_SECONDS}"),
                 observed,
-                past.is_some_and(|p| p <= DEADLINE_SLACK_SECONDS),
-            ),
-        ],
-        format!(
-            "the pod failed with DeadlineExceeded {}s after its {seconds}s deadline",
-            past.unwrap_or_default()
+                within,
+            ));
+            let outcome = Outcome::from_checks(
+                checks,
+                format!(
+                    "the pod failed with DeadlineExceeded {}s after its {seconds}s deadline",
+                    past.unwrap_or_default()
+                ),
+            );
+            untold_if_late(outcome, within, "the deadline", past)
+        }
+    }
+}
+
+/// A timing check that failed while Proctor could not see when the kubelet acted: a slow node
+/// and a broken runtime look the same, so the verdict says so as an `Error` with the figures.
+fn untold_if_late(outcome: Outcome, within: bool, from: &str, seconds: Option<i64>) -> Outcome {
+    let only_timing = outcome
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .all(|c| c.name == "secondsPastDeadline" || c.name == "shutdownSeconds");
+    if within || outcome.verdict != Verdict::Failed || !only_timing {
+        return outcome;
+    }
+    Outcome {
+        verdict: Verdict::Error,
+        reason: "TimingUnattributed".into(),
+        message: format!(
+            "the container ended {}s after {from}, later than allowed, and the kubelet's Killing Event was not found: a slow kubelet cannot be told from a slow runtime",
+            seconds.unwrap_or_default()
         ),
-    )
+        checks: outcome.checks,
+    }
 }
 
 fn evaluate_finished(kind: &ProbeKind, pod: &PodObservation, evidence: &Evidence) -> Outcome {
@@ -414,7 +478,9 @@ fn evaluate_finished(kind: &ProbeKind, pod: &PodObservation, evidence: &Evidence
             ],
             "the container was OOMKilled with exit code 137".into(),
         ),
-        ProbeKind::DeadlineExceeded { seconds } => deadline_outcome(*seconds, pod),
+        ProbeKind::DeadlineExceeded { seconds } => {
+            deadline_outcome(*seconds, pod, evidence.kill_started_at)
+        }
         ProbeKind::TerminationMessage {
             text,
             fallback_to_logs,
@@ -451,21 +517,42 @@ fn evaluate_finished(kind: &ProbeKind, pod: &PodObservation, evidence: &Evidence
                 equal("exitCode", 0, t.exit_code),
                 check("sigtermHandled", true, seen_term, seen_term),
             ];
-            if let (Some(deleted), Some(finished)) = (evidence.deleted_at, t.finished_at) {
-                // Timestamps of the container status have a resolution of one second.
-                let used = finished.as_second() - deleted.as_second();
-                let within = used <= i64::from(*grace_period_seconds) + 1;
+            // The runtime's part is measured from when the kubelet began stopping the
+            // container (its Killing Event), not from the delete request: a kubelet slow to act
+            // on the delete is not the runtime's fault. Timestamps have one-second resolution.
+            let (from, from_what) = match evidence.kill_started_at {
+                Some(kill) => (Some(kill), "the kubelet began stopping it"),
+                None => (evidence.deleted_at, "the delete"),
+            };
+            let mut used = None;
+            let mut within = true;
+            if let (Some(from), Some(finished)) = (from, t.finished_at) {
+                let seconds = finished.as_second() - from.as_second();
+                within = seconds <= i64::from(*grace_period_seconds) + 1;
+                used = Some(seconds);
                 checks.push(check(
                     "shutdownSeconds",
                     format!("<= {grace_period_seconds}"),
-                    used,
+                    seconds,
                     within,
                 ));
             }
-            Outcome::from_checks(
+            let lag = match (evidence.kill_started_at, evidence.deleted_at) {
+                (Some(kill), Some(deleted)) => format!(
+                    " (the kubelet began stopping it {}s after the delete)",
+                    kill.as_second() - deleted.as_second()
+                ),
+                _ => String::new(),
+            };
+            let outcome = Outcome::from_checks(
                 checks,
-                "SIGTERM was delivered and the process shut down in time".into(),
-            )
+                format!("SIGTERM was delivered and the process shut down in time{lag}"),
+            );
+            if evidence.kill_started_at.is_some() {
+                outcome
+            } else {
+                untold_if_late(outcome, within, from_what, used)
+            }
         }
         ProbeKind::Custom(custom) => {
             evaluate_custom(&custom.expect, pod, t, &phase, evidence.log.as_ref())

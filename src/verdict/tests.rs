@@ -150,9 +150,60 @@ fn deadline_is_judged_from_the_pod_reason_not_the_container_reason() {
     );
 }
 
+/// `kind` judged on the pod of `fixture`, the kubelet having begun its kill `kill_after`
+/// seconds after the pod's start (its `Killing` Event).
+fn judge_killed(kind: ProbeKind, fixture_name: &str, kill_after: i64) -> Outcome {
+    let pod = fixture(fixture_name);
+    let kill = pod.started_at.unwrap() + k8s_openapi::jiff::SignedDuration::from_secs(kill_after);
+    let evidence = Evidence {
+        pods: vec![pod],
+        kill_started_at: Some(kill),
+        ..Evidence::default()
+    };
+    evaluate(&kind, &evidence).unwrap()
+}
+
 #[test]
-fn a_deadline_enforced_long_after_it_passed_is_not_enforced() {
-    // Under faulty-latekill the kill lands 50 s late: the pod still ends DeadlineExceeded.
+fn a_deadline_enforced_long_after_the_kubelets_kill_is_not_enforced() {
+    // Under faulty-latekill the kill lands 50 s after the kubelet gave it (at the 3 s deadline).
+    let kind = ProbeKind::DeadlineExceeded { seconds: 3 };
+    let late = judge_killed(kind.clone(), "deadline-exceeded-latekill", 3);
+    assert_eq!(
+        (late.verdict, late.reason.as_str()),
+        (Verdict::Failed, "SecondsFromKillToEndMismatch"),
+        "{late:?}"
+    );
+    assert_eq!(
+        late.message,
+        "expected seconds from kill to end <= 7, observed 50"
+    );
+    // A pod that ignores TERM ends only after its grace period (30 s here): too late as well.
+    let ignored = judge_killed(kind.clone(), "deadline-exceeded", 3);
+    assert_eq!(ignored.checks[2].observed, "31");
+    assert_eq!(ignored.verdict, Verdict::Failed);
+}
+
+/// The same late end, when the kubelet itself acted late (a loaded node): the runtime ended the
+/// container at once after the kubelet's kill, so the runtime passes, and the kubelet's lag is
+/// in the message.
+#[test]
+fn a_deadline_the_kubelet_enforced_late_does_not_fail_the_runtime() {
+    let kind = ProbeKind::DeadlineExceeded { seconds: 3 };
+    let outcome = judge_killed(kind, "deadline-exceeded-latekill", 52);
+    assert_eq!(outcome.verdict, Verdict::Passed, "{outcome:?}");
+    assert!(
+        outcome
+            .message
+            .contains("the kubelet acted 49s after it, the runtime ended the container 1s later"),
+        "{}",
+        outcome.message
+    );
+}
+
+/// Without the kubelet's Event a late end cannot be attributed: an Error with the figures,
+/// never a plain Failed.
+#[test]
+fn a_late_end_without_the_kubelets_event_is_an_error_not_a_failure() {
     let late = judge(
         ProbeKind::DeadlineExceeded { seconds: 3 },
         "deadline-exceeded-latekill",
@@ -160,20 +211,19 @@ fn a_deadline_enforced_long_after_it_passed_is_not_enforced() {
     );
     assert_eq!(
         (late.verdict, late.reason.as_str()),
-        (Verdict::Failed, "SecondsPastDeadlineMismatch")
+        (Verdict::Error, "TimingUnattributed"),
+        "{late:?}"
     );
+    assert!(
+        late.message.contains("ended 50s after the deadline"),
+        "{}",
+        late.message
+    );
+    // The pod reason still fails plainly: that is no timing question.
     assert_eq!(
-        late.message,
-        "expected seconds past deadline <= 10, observed 50"
+        judge(ProbeKind::DeadlineExceeded { seconds: 3 }, "exit-42", None).verdict,
+        Verdict::Failed
     );
-    // A pod that ignores TERM ends only after its grace period (30 s here): too late as well.
-    let ignored = judge(
-        ProbeKind::DeadlineExceeded { seconds: 3 },
-        "deadline-exceeded",
-        None,
-    );
-    assert_eq!(ignored.checks[2].observed, "31");
-    assert_eq!(ignored.verdict, Verdict::Failed);
 }
 
 #[test]
@@ -243,15 +293,45 @@ fn shutdown_slower_than_the_grace_period_fails() {
     };
     let pod = fixture("graceful-shutdown-runc");
     let finished = pod.terminated().unwrap().finished_at.unwrap();
+    let five_before = finished - k8s_openapi::jiff::SignedDuration::from_secs(5);
+    // The kubelet stopped the container at once after the delete: 5 s are the runtime's.
     let evidence = Evidence {
-        deleted_at: Some(finished - k8s_openapi::jiff::SignedDuration::from_secs(5)),
-        pods: vec![pod],
+        deleted_at: Some(five_before),
+        kill_started_at: Some(five_before),
+        pods: vec![pod.clone()],
         ..Evidence::default()
     };
     let outcome = evaluate(&kind, &evidence).unwrap();
     assert_eq!(
         (outcome.verdict, outcome.reason.as_str()),
         (Verdict::Failed, "ShutdownSecondsMismatch")
+    );
+    // The kubelet acted 5 s late and the process ended at once: the runtime passes.
+    let evidence = Evidence {
+        deleted_at: Some(five_before),
+        kill_started_at: Some(finished),
+        pods: vec![pod.clone()],
+        ..Evidence::default()
+    };
+    let outcome = evaluate(&kind, &evidence).unwrap();
+    assert_eq!(outcome.verdict, Verdict::Passed, "{outcome:?}");
+    assert!(
+        outcome
+            .message
+            .ends_with("(the kubelet began stopping it 5s after the delete)"),
+        "{}",
+        outcome.message
+    );
+    // Without the kubelet's Event: cannot be attributed.
+    let evidence = Evidence {
+        deleted_at: Some(five_before),
+        pods: vec![pod],
+        ..Evidence::default()
+    };
+    let outcome = evaluate(&kind, &evidence).unwrap();
+    assert_eq!(
+        (outcome.verdict, outcome.reason.as_str()),
+        (Verdict::Error, "TimingUnattributed")
     );
 }
 
