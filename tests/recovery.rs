@@ -339,3 +339,105 @@ async fn a_kubelet_that_lags_is_not_taken_for_a_slow_runtime() {
     })
     .await;
 }
+
+/// `cat /tmp/count` in the probe container of `pod`, as the test's admin.
+async fn count_file(client: &kube::Client, ns: &str, pod: &str) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), ns);
+    let params = kube::api::AttachParams::default()
+        .container("probe")
+        .stdout(true)
+        .stderr(false);
+    let mut process = pods.exec(pod, ["cat", "/tmp/count"], &params).await.ok()?;
+    let mut out = String::new();
+    process.stdout()?.read_to_string(&mut out).await.ok()?;
+    let _ = process.join().await;
+    Some(out)
+}
+
+/// A controller killed while a custom probe's exec action runs: its successor does not run the
+/// action a second time (the action recorded itself as started before it ran), and the probe
+/// says the action's outcome was lost.
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn an_exec_action_cut_off_by_a_controller_crash_is_not_run_again() {
+    with_namespace("exec-once", |client, ns| async move {
+        install_crd(&client).await;
+        let mut first = ControllerProcess::start(&ns);
+        let run: TestRun = serde_json::from_value(serde_json::json!({
+            "apiVersion": "proctor.dev/v1alpha1",
+            "kind": "TestRun",
+            "metadata": {"name": "once"},
+            "spec": {
+                "cleanup": "Never",
+                "probes": [{"name": "counted", "custom": {
+                    "command": ["sh", "-c", "sleep 40"],
+                    "actions": [{"exec": {
+                        "command": ["sh", "-c", "echo ran >> /tmp/count; sleep 6"],
+                        "expectExitCode": 0,
+                    }}],
+                    "expect": {"exitCode": 0},
+                }}],
+            },
+        }))
+        .unwrap();
+        let runs: Api<TestRun> = Api::namespaced(client.clone(), &ns);
+        runs.create(&Default::default(), &run).await.unwrap();
+        // Once the action runs (its mark is in the container), kill the controller.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let pod = loop {
+            let status = runs.get("once").await.unwrap().status.unwrap_or_default();
+            if let Some(pod) = status.probes.first().and_then(|p| p.pods.first()).cloned()
+                && count_file(&client, &ns, &pod)
+                    .await
+                    .is_some_and(|c| c.contains("ran"))
+            {
+                break pod;
+            }
+            assert!(Instant::now() < deadline, "the action never ran");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        first.kill();
+        eprintln!("controller killed while the action ran in {pod}");
+        let _second = ControllerProcess::start(&ns);
+        // How often the action ran, as the container saw it, until the run ends (and a moment
+        // after: the pod keeps running, so a late second run would still show).
+        let mut most = 0;
+        let mut ended: Option<(TestRun, Instant)> = None;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let run = loop {
+            if let Some(count) = count_file(&client, &ns, &pod).await {
+                most = most.max(count.lines().count());
+            }
+            if let Some((run, at)) = &ended
+                && at.elapsed() > Duration::from_secs(8)
+            {
+                break run.clone();
+            }
+            let run = runs.get("once").await.unwrap();
+            let done = run
+                .status
+                .as_ref()
+                .and_then(|s| s.completion_time.as_ref())
+                .is_some();
+            if ended.is_none() && done {
+                ended = Some((run, Instant::now()));
+            }
+            assert!(Instant::now() < deadline, "the run did not finish");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let probe = &run.status.as_ref().unwrap().probes[0];
+        eprintln!("{probe:#?}");
+        eprintln!("the action ran {most} times");
+        assert_eq!(most, 1, "the action ran once");
+        assert_eq!(
+            (probe.verdict, probe.reason.as_deref()),
+            (
+                Some(proctor::api::Verdict::Error),
+                Some("ActionOutcomeLost")
+            ),
+            "{probe:#?}"
+        );
+    })
+    .await;
+}

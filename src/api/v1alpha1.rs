@@ -668,6 +668,11 @@ pub struct ProbeStatus {
     /// Actions of a custom probe carried out so far in this attempt.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub actions_done: i32,
+    /// Actions of a custom probe started so far in this attempt. An exec action is recorded as
+    /// started before it runs: one started but not done when a new controller takes over was
+    /// cut off with its outcome unknown, and is reported so, never run again.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub actions_started: i32,
     /// For probes that delete a pod: what happened between the delete and the end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub termination: Option<TerminationTimeline>,

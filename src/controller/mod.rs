@@ -102,6 +102,9 @@ struct Context {
     /// older one in the cache waits for the watch to catch up instead of acting on stale state
     /// (which could repeat an exec or double-count an attempt).
     written: std::sync::Mutex<HashMap<String, (TestRunStatus, std::time::Instant)>>,
+    /// Exec actions this process recorded as started (run UID, probe, attempt, index) and is
+    /// about to run: one recorded as started by another process is not run again.
+    exec_claims: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// How long a reconcile waits for the cache to show the status this process wrote before it
@@ -175,6 +178,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         runs: run_store.clone(),
         pods_ready: ready::Ready::of(pod_store.clone()),
         written: std::sync::Mutex::default(),
+        exec_claims: std::sync::Mutex::default(),
     });
 
     let sweeper = tokio::spawn(sweep_orphans(
@@ -965,6 +969,35 @@ impl RunWork<'_> {
                         return Ok(());
                     };
                     let first = ps.pods.first().cloned().unwrap_or_default();
+                    // An exec runs at most once per attempt, across restarts and handovers: it
+                    // is recorded as started (that status written) before it runs.
+                    let key = format!("{}/{}/{}/{index}", self.rc.run_uid, ps.name, ps.attempts);
+                    let started = usize::try_from(ps.actions_started).unwrap_or(0) > index;
+                    let claimed_here = self
+                        .ctx
+                        .exec_claims
+                        .lock()
+                        .is_ok_and(|claims| claims.contains(&key));
+                    if action.exec.is_some() && started && !claimed_here {
+                        let outcome = Outcome::error(
+                            "ActionOutcomeLost",
+                            format!(
+                                "action {} (exec) was started by a controller that stopped before it recorded the outcome; it is not run again",
+                                index + 1
+                            ),
+                        );
+                        let outcome = verdict::with_action_checks(&ps.checks, outcome);
+                        self.judged(probe, ps, outcome).await?;
+                        return Ok(());
+                    }
+                    if action.exec.is_some() && !started {
+                        ps.actions_started = i32::try_from(index + 1).unwrap_or(i32::MAX);
+                        if let Ok(mut claims) = self.ctx.exec_claims.lock() {
+                            claims.insert(key);
+                        }
+                        self.requeue_within(Duration::from_millis(100));
+                        return Ok(());
+                    }
                     if let Some(exec) = &action.exec {
                         let (observed, _, _) = act::exec(
                             &self.ctx.client,
@@ -992,7 +1025,11 @@ impl RunWork<'_> {
                             ..TerminationTimeline::default()
                         });
                     }
+                    if let Ok(mut claims) = self.ctx.exec_claims.lock() {
+                        claims.remove(&key);
+                    }
                     ps.actions_done += 1;
+                    ps.actions_started = ps.actions_started.max(ps.actions_done);
                     self.requeue_within(Duration::from_millis(500));
                 }
                 Step::Inspect => {
@@ -1082,6 +1119,7 @@ impl RunWork<'_> {
             .filter_map(|p| p.metadata.name.clone())
             .collect();
         ps.actions_done = 0;
+        ps.actions_started = 0;
         ps.checks.clear();
         ps.termination = None;
         match refused {
