@@ -442,14 +442,23 @@ async fn wait_for_end(runs: &Api<TestRun>, name: &str) -> TestRun {
             .and_then(|s| s.completion_time.as_ref())
             .is_some()
     };
-    tokio::time::timeout(
-        RUN_TIMEOUT,
-        kube::runtime::wait::await_condition(runs.clone(), name, done),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("run {name} did not finish after the restart"))
-    .unwrap()
-    .unwrap()
+    // A watch the API server ends is started again: only the run's end, or the timeout, ends
+    // the wait.
+    let watched = async {
+        loop {
+            match kube::runtime::wait::await_condition(runs.clone(), name, done).await {
+                Ok(Some(run)) => return run,
+                Ok(None) => panic!("run {name} disappeared"),
+                Err(e) => {
+                    eprintln!("watching run {name}: {e}; watching again");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(RUN_TIMEOUT, watched)
+        .await
+        .unwrap_or_else(|_| panic!("run {name} did not finish after the restart"))
 }
 
 /// The name of the run that owns `pod`.
@@ -750,6 +759,38 @@ async fn the_global_pod_cap_holds_and_repeated_probes_run_every_attempt() {
                 "{names:?}"
             );
         }
+    })
+    .await;
+}
+
+/// A repeated probe whose attempts each outlast the grace for a missing pod (15 s): each next
+/// attempt is judged on its own pods once the cache shows them, never taken for deleted because
+/// the snapshot of the reconcile that created them predates them.
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn long_attempts_of_a_repeated_probe_are_each_judged_on_their_own_pods() {
+    with_namespace("e2e-long-repeat", |client, ns| async move {
+        install_crd(&client).await;
+        let _controller = ControllerProcess::start(&ns);
+        let run: TestRun = serde_json::from_value(serde_json::json!({
+            "apiVersion": "proctor.dev/v1alpha1",
+            "kind": "TestRun",
+            "metadata": {"name": "long-repeat"},
+            "spec": {"probes": [{
+                "name": "slow",
+                "repeat": 2,
+                "timeoutSeconds": 60,
+                "custom": {"command": ["sh", "-c", "sleep 17"], "expect": {"exitCode": 0}},
+            }]},
+        }))
+        .unwrap();
+        let run = run_to_end(&client, &ns, run, RUN_TIMEOUT).await;
+        let probe = &run.status.as_ref().unwrap().probes[0];
+        assert_eq!(
+            (probe.verdict, probe.attempts, probe.passed_attempts),
+            (Some(Verdict::Passed), 2, 2),
+            "{probe:#?}"
+        );
     })
     .await;
 }

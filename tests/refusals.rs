@@ -155,11 +155,16 @@ async fn a_namespace_deleted_mid_run_goes_away() {
         let namespaces: Api<Namespace> = Api::all(client.clone());
         let uid = namespaces.get(&ns).await.unwrap().metadata.uid.unwrap();
         namespaces.delete(&ns, &Default::default()).await.unwrap();
-        let gone = kube::runtime::wait::await_condition(
-            namespaces.clone(),
-            &ns,
-            kube::runtime::wait::conditions::is_deleted(&uid),
-        );
+        // Polled: a watch error must never count as the namespace being gone.
+        let gone = async {
+            loop {
+                match namespaces.get_opt(&ns).await {
+                    Ok(None) => return,
+                    Ok(Some(n)) if n.metadata.uid.as_deref() != Some(uid.as_str()) => return,
+                    _ => tokio::time::sleep(Duration::from_millis(500)).await,
+                }
+            }
+        };
         // The namespace controller's own work takes seconds; a held pod holds it for good.
         if tokio::time::timeout(Duration::from_secs(90), gone)
             .await

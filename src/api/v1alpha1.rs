@@ -662,6 +662,10 @@ pub struct ProbeStatus {
     /// Repetitions started (see `repeat`).
     #[serde(default)]
     pub attempts: i32,
+    /// When the current repetition's pods were created: a pod of it that the cache does not
+    /// show is taken for deleted only some time after this, not after the probe's start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt_started_at: Option<Time>,
     /// Repetitions that passed.
     #[serde(default)]
     pub passed_attempts: i32,

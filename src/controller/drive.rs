@@ -353,8 +353,13 @@ pub fn after_attempt(probe: &ResolvedProbe, status: &ProbeStatus, outcome: Outco
     Step::Finish(outcome)
 }
 
+/// Seconds since the current attempt's pods were created (the probe's start for its first).
 fn since_start(view: &ProbeView) -> i64 {
-    view.started_at()
+    view.status
+        .attempt_started_at
+        .as_ref()
+        .map(|t| t.0)
+        .or_else(|| view.started_at())
         .map(|s| view.now.as_second() - s.as_second())
         .unwrap_or_default()
 }

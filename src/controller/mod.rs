@@ -777,7 +777,12 @@ impl RunWork<'_> {
         can_start: bool,
     ) -> Result<(), Error> {
         // A few steps may follow each other at once (start, then wait; judge, then next attempt).
+        // Not past a new attempt: this reconcile's snapshot of the pods predates its pods.
+        let attempts_at_entry = ps.attempts;
         for _ in 0..4 {
+            if ps.attempts != attempts_at_entry && ps.phase == ProbePhase::Running {
+                return Ok(());
+            }
             let view = ProbeView {
                 probe,
                 status: ps,
@@ -1120,6 +1125,7 @@ impl RunWork<'_> {
             .collect();
         ps.actions_done = 0;
         ps.actions_started = 0;
+        ps.attempt_started_at = Some(Time(self.now));
         ps.checks.clear();
         ps.termination = None;
         match refused {

@@ -378,7 +378,20 @@ pub async fn run_to_end(
             Some(RunPhase::Succeeded | RunPhase::Failed | RunPhase::Error)
         )
     };
-    match tokio::time::timeout(timeout, await_condition(runs.clone(), &name, done)).await {
+    // A watch the API server ends (e.g. 410 Gone while its watch cache is young, after a
+    // restart) is started again: only the run's end, or the timeout, ends the wait.
+    let waited = tokio::time::timeout(timeout, async {
+        loop {
+            match await_condition(runs.clone(), &name, done).await {
+                Err(e) => {
+                    eprintln!("watching TestRun {namespace}/{name}: {e}; watching again");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                ended => return ended,
+            }
+        }
+    });
+    match waited.await {
         Ok(Ok(Some(run))) => run,
         Ok(Ok(None)) => panic!("TestRun {namespace}/{name} disappeared"),
         Ok(Err(e)) => panic!("watching TestRun {namespace}/{name}: {e}"),
