@@ -700,12 +700,24 @@ async fn the_global_pod_cap_holds_and_repeated_probes_run_every_attempt() {
         let (seen, worst, all_names) = (violations.clone(), most.clone(), names.clone());
         let watch = tokio::spawn(async move {
             let mut unfinished: BTreeSet<String> = BTreeSet::new();
-            let stream = watcher(pods, watcher::Config::default()).touched_objects();
+            let stream = watcher(pods, watcher::Config::default());
             futures::pin_mut!(stream);
-            while let Some(Ok(pod)) = stream.next().await {
+            // Every event, also across a watch the API server ends (the watcher lists again:
+            // the set is rebuilt from that list).
+            while let Some(event) = stream.next().await {
+                let (pod, deleted) = match event {
+                    Ok(watcher::Event::Init) => {
+                        unfinished.clear();
+                        continue;
+                    }
+                    Ok(watcher::Event::InitApply(pod) | watcher::Event::Apply(pod)) => (pod, false),
+                    Ok(watcher::Event::Delete(pod)) => (pod, true),
+                    Ok(watcher::Event::InitDone) | Err(_) => continue,
+                };
                 let name = pod.name_any();
                 all_names.lock().unwrap().insert(name.clone());
-                let done = pod.metadata.deletion_timestamp.is_some()
+                let done = deleted
+                    || pod.metadata.deletion_timestamp.is_some()
                     || matches!(
                         pod.status.as_ref().and_then(|s| s.phase.as_deref()),
                         Some("Succeeded" | "Failed")
