@@ -96,10 +96,22 @@ async fn wait_for_run(client: &Client, namespace: &str, name: &str) -> TestRun {
             Some(RunPhase::Succeeded | RunPhase::Failed | RunPhase::Error)
         )
     };
-    tokio::time::timeout(Duration::from_secs(300), await_condition(runs, name, done))
+    // A watch the API server ends is started again: only the run's end, or the timeout, ends
+    // the wait.
+    let watched = async {
+        loop {
+            match await_condition(runs.clone(), name, done).await {
+                Ok(run) => return run,
+                Err(e) => {
+                    eprintln!("watching TestRun {namespace}/{name}: {e}; watching again");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(300), watched)
         .await
         .unwrap_or_else(|_| panic!("TestRun {namespace}/{name} did not finish"))
-        .unwrap()
         .unwrap()
 }
 

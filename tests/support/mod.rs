@@ -169,7 +169,19 @@ pub async fn wait_for_pod(
     condition: impl Fn(Option<&Pod>) -> bool,
 ) -> Pod {
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let waited = tokio::time::timeout(POD_TIMEOUT, await_condition(pods.clone(), name, condition));
+    // A watch the API server ends is started again (see `run_to_end`).
+    let watched = async {
+        loop {
+            match await_condition(pods.clone(), name, |p: Option<&Pod>| condition(p)).await {
+                Err(e) => {
+                    eprintln!("watching pod {namespace}/{name}: {e}; watching again");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                ended => return ended,
+            }
+        }
+    };
+    let waited = tokio::time::timeout(POD_TIMEOUT, watched);
     match waited.await {
         Ok(Ok(Some(pod))) => pod,
         Ok(Ok(None)) => panic!("pod {namespace}/{name} disappeared while waiting for {what}"),
