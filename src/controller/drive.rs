@@ -353,6 +353,27 @@ pub fn after_attempt(probe: &ResolvedProbe, status: &ProbeStatus, outcome: Outco
     Step::Finish(outcome)
 }
 
+/// For kinds that delete their pod: the measured shutdown, from the terminated container.
+pub fn record_timeline(ps: &mut ProbeStatus, evidence: &crate::verdict::Evidence) {
+    let Some(timeline) = ps.termination.as_mut() else {
+        return;
+    };
+    let Some(t) = evidence.pods.first().and_then(|p| p.terminated()) else {
+        return;
+    };
+    timeline.terminated_at = t
+        .finished_at
+        .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time);
+    timeline.exit_code = Some(t.exit_code);
+    timeline.ended_by = Some(match t.exit_code {
+        137 => "SIGKILL".into(),
+        _ => "SIGTERM".into(),
+    });
+    if let (Some(deleted), Some(finished)) = (&timeline.delete_requested_at, t.finished_at) {
+        timeline.grace_used_millis = Some(finished.as_millisecond() - deleted.0.as_millisecond());
+    }
+}
+
 /// Seconds since the current attempt's pods were created (the probe's start for its first).
 fn since_start(view: &ProbeView) -> i64 {
     view.status

@@ -143,6 +143,35 @@ pub fn pods(probe: &ResolvedProbe, run: &RunContext, attempt: i32) -> Vec<Pod> {
         .collect()
 }
 
+/// The Secrets the pods of an attempt mount (a custom probe's `secretData` volumes), each owned
+/// and labelled as its pod is.
+pub fn secrets(probe: &ResolvedProbe, pods: &[Pod]) -> Vec<k8s_openapi::api::core::v1::Secret> {
+    let ProbeKind::Custom(custom) = &probe.kind else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for pod in pods {
+        let pod_name = pod.metadata.name.clone().unwrap_or_default();
+        for volume in custom.volumes.iter().flatten() {
+            let Some(data) = &volume.secret_data else {
+                continue;
+            };
+            out.push(k8s_openapi::api::core::v1::Secret {
+                metadata: ObjectMeta {
+                    name: Some(custom_secret_name(&pod_name, &volume.name)),
+                    namespace: pod.metadata.namespace.clone(),
+                    labels: pod.metadata.labels.clone(),
+                    owner_references: pod.metadata.owner_references.clone(),
+                    ..ObjectMeta::default()
+                },
+                string_data: Some(data.clone().into_iter().collect::<BTreeMap<_, _>>()),
+                ..Default::default()
+            });
+        }
+    }
+    out
+}
+
 fn base_pod(name: String, probe: &ResolvedProbe, run: &RunContext) -> Pod {
     let mut labels = run.pod_labels.clone();
     labels.insert(LABEL_MANAGED_BY.into(), MANAGER.into());

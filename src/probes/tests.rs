@@ -344,3 +344,40 @@ fn churn_pods_carry_their_marker_on_a_detached_child() {
         );
     }
 }
+
+#[test]
+fn a_secret_volume_gets_one_secret_per_pod_owned_and_named_after_it() {
+    let yaml = r#"
+name: sec
+custom:
+  command: ["cat", "/s/key"]
+  volumes:
+    - {name: scratch, mountPath: /tmp/x, emptyDir: {}}
+    - {name: creds, mountPath: /s, secretData: {key: value}}
+  expect: {exitCode: 0}
+"#;
+    let resolved = resolve(&probe(yaml), &run(), Some(60)).unwrap();
+    let pods = pods(&resolved, &run(), 0);
+    let secrets = secrets(&resolved, &pods);
+    assert_eq!(secrets.len(), 1, "only the secretData volume has a Secret");
+    let secret = &secrets[0];
+    let pod = &pods[0];
+    let pod_name = pod.metadata.name.clone().unwrap();
+    assert_eq!(
+        secret.metadata.name.as_deref(),
+        Some(format!("{pod_name}.creds").as_str())
+    );
+    assert_eq!(secret.metadata.namespace.as_deref(), Some("tests"));
+    assert_eq!(secret.metadata.labels, pod.metadata.labels);
+    assert_eq!(
+        secret.metadata.owner_references,
+        pod.metadata.owner_references
+    );
+    assert_eq!(
+        secret.string_data,
+        Some(BTreeMap::from([("key".to_owned(), "value".to_owned())]))
+    );
+    let exit = probe("{name: e, exitCode: {code: 3}}");
+    let exit = resolve(&exit, &run(), None).unwrap();
+    assert!(super::secrets(&exit, &super::pods(&exit, &run(), 0)).is_empty());
+}

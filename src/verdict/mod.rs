@@ -568,6 +568,69 @@ fn evaluate_finished(kind: &ProbeKind, pod: &PodObservation, evidence: &Evidence
     }
 }
 
+/// The process-group-kill verdict from the node's processes still carrying the marker of the
+/// killed pod (`leftovers`, listed by the inspector) and the pod as observed. `None`: nothing is
+/// left on the node, yet the container has not ended: look again.
+pub fn process_group_kill(pod: Option<&PodObservation>, leftovers: &[String]) -> Option<Outcome> {
+    let terminated = pod.and_then(|p| p.terminated());
+    if leftovers.is_empty() && terminated.is_none() {
+        return None;
+    }
+    let check = check(
+        "leftoverProcesses",
+        0,
+        leftovers.len(),
+        leftovers.is_empty(),
+    );
+    Some(if leftovers.is_empty() {
+        Outcome {
+            verdict: Verdict::Passed,
+            reason: "AsExpected".into(),
+            message: format!(
+                "no process of the pod's group was left on the node (container exit code {})",
+                terminated
+                    .map(|t| t.exit_code.to_string())
+                    .unwrap_or_else(|| "unknown".into())
+            ),
+            checks: vec![check],
+        }
+    } else {
+        Outcome {
+            verdict: Verdict::Failed,
+            reason: "LeftoverProcessesMismatch".into(),
+            message: bounded(
+                &format!(
+                    "expected leftover processes 0, observed {}: {}",
+                    leftovers.len(),
+                    leftovers.join("; ")
+                ),
+                512,
+            ),
+            checks: vec![check],
+        }
+    })
+}
+
+/// A verdict on an exec probe that did not pass, with what the exec printed (bounded).
+pub fn with_exec_output(mut outcome: Outcome, output: &str) -> Outcome {
+    if outcome.verdict != Verdict::Passed && !output.trim().is_empty() {
+        outcome.message = bounded(
+            &format!("{} (exec output: {})", outcome.message, output.trim()),
+            512,
+        );
+    }
+    outcome
+}
+
+/// The outcome of a probe whose container log the kubelet does not have (the API server
+/// answered 400 or 404, e.g. the finished container was removed): retrying cannot help.
+pub fn log_unavailable(pod: &str, server_message: &str) -> Outcome {
+    Outcome::error(
+        "LogUnavailable",
+        format!("the log of pod {pod} could not be read: {server_message}"),
+    )
+}
+
 /// A custom probe's outcome with the checks of its actions (execs) in front: an action whose
 /// check failed fails the probe even when the final expectations held.
 pub fn with_action_checks(actions: &[Check], outcome: Outcome) -> Outcome {

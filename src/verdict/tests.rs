@@ -631,3 +631,45 @@ fn concurrent_start_fails_when_any_pod_of_the_burst_did_not_succeed() {
     let failed = evaluate(&kind, &one_failed).unwrap();
     assert_eq!(failed.message, "expected pods succeeded 2, observed 1");
 }
+
+#[test]
+fn process_group_kill_is_judged_from_the_processes_left_on_the_node() {
+    let killed = fixture("graceful-shutdown-faulty-sigterm");
+    let passed = process_group_kill(Some(&killed), &[]).unwrap();
+    assert_eq!(passed.verdict, Verdict::Passed, "{passed:?}");
+    let left = ["4242 sleep 300 proctor-marker-x".to_owned()];
+    let failed = process_group_kill(Some(&killed), &left).unwrap();
+    assert_eq!(failed.verdict, Verdict::Failed);
+    assert!(failed.message.contains("4242 sleep 300"), "{failed:?}");
+    assert_eq!(failed.checks[0].observed, "1");
+    // Nothing left yet the container still runs: no verdict yet.
+    let running = fixture("running");
+    assert!(process_group_kill(Some(&running), &[]).is_none());
+    // A process left behind fails the probe even while the container has not ended.
+    assert_eq!(
+        process_group_kill(Some(&running), &left).unwrap().verdict,
+        Verdict::Failed
+    );
+}
+
+#[test]
+fn an_exec_verdict_that_did_not_pass_shows_the_exec_output() {
+    let failed = Outcome {
+        verdict: Verdict::Failed,
+        reason: "ExitCodeMismatch".into(),
+        message: "expected exit code 3, observed 0".into(),
+        checks: Vec::new(),
+    };
+    let shown = with_exec_output(failed.clone(), "  sh: oops\n");
+    assert_eq!(
+        shown.message,
+        "expected exit code 3, observed 0 (exec output: sh: oops)"
+    );
+    assert_eq!(
+        with_exec_output(failed.clone(), " \n").message,
+        failed.message
+    );
+    let passed = Outcome::from_checks(Vec::new(), "fine".into());
+    assert_eq!(with_exec_output(passed, "noise").message, "fine");
+    assert!(with_exec_output(failed, &"x".repeat(10_000)).message.len() <= 520);
+}

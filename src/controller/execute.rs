@@ -1,0 +1,454 @@
+//! Carrying out one probe's next steps: the side effects [`drive::next`] asks for, and what
+//! they showed, handed back to the verdict code.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::api::{ProbePhase, ProbeStatus, TerminationTimeline, Verdict};
+use crate::probes::{self, READY_MARKER, ResolvedProbe};
+use crate::verdict::{self, Evidence, Outcome, PodObservation};
+
+use super::drive::{self, ProbeView, Step};
+use super::{Error, act, errors};
+
+use super::schedule::{RunWork, finish};
+
+impl RunWork<'_> {
+    /// Advances one probe as far as it can go in this reconcile.
+    pub(super) async fn drive(
+        &mut self,
+        probe: &ResolvedProbe,
+        ps: &mut ProbeStatus,
+        can_start: bool,
+    ) -> Result<(), Error> {
+        // A few steps may follow each other at once (start, then wait; judge, then next attempt).
+        // Not past a new attempt: this reconcile's snapshot of the pods predates its pods.
+        let attempts_at_entry = ps.attempts;
+        for _ in 0..4 {
+            if ps.attempts != attempts_at_entry && ps.phase == ProbePhase::Running {
+                return Ok(());
+            }
+            let view = ProbeView {
+                probe,
+                status: ps,
+                pods: self.observe(&ps.pods),
+                allow_privileged: self.privileged(),
+                privilege_withheld: self.privilege_withheld(),
+                now: self.now,
+            };
+            let step = drive::next(&view);
+            let evidence_pods: Vec<PodObservation> =
+                view.pods.iter().filter_map(|(_, p)| p.clone()).collect();
+            match step {
+                Step::Done | Step::Wait => return Ok(()),
+                Step::Start if !can_start => return Ok(()),
+                // A repeated probe's next attempt waits for room under the global pod cap too.
+                Step::NextAttempt if !self.room => {
+                    self.requeue_within(Duration::from_secs(1));
+                    return Ok(());
+                }
+                Step::Start | Step::NextAttempt => {
+                    if step == Step::Start {
+                        ps.started_at = Some(Time(self.now));
+                        ps.phase = ProbePhase::Running;
+                    }
+                    self.start_attempt(probe, ps).await?;
+                    return Ok(());
+                }
+                Step::Judge { read_log } => {
+                    let first = ps.pods.first().cloned().unwrap_or_default();
+                    let log = if read_log {
+                        let needles = match &probe.kind {
+                            probes::ProbeKind::Custom(c) => {
+                                c.expect.log_contains.clone().unwrap_or_default()
+                            }
+                            _ => Vec::new(),
+                        };
+                        match act::read_log(
+                            &self.ctx.client,
+                            &self.rc.namespace,
+                            &first,
+                            None,
+                            &needles,
+                        )
+                        .await
+                        {
+                            Ok(log) => Some(log),
+                            // The API server answers, but the kubelet has no log for the
+                            // finished container (e.g. it was removed): retrying cannot help.
+                            Err(Error::ReadLog {
+                                source: kube::Error::Api(status),
+                                ..
+                            }) if status.code == 400 || status.code == 404 => {
+                                let outcome = verdict::log_unavailable(&first, &status.message);
+                                self.judged(probe, ps, outcome).await?;
+                                continue;
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    } else {
+                        None
+                    };
+                    let deleted_at = ps
+                        .termination
+                        .as_ref()
+                        .and_then(|t| t.delete_requested_at.as_ref())
+                        .map(|t| t.0);
+                    let timed = matches!(
+                        probe.kind,
+                        probes::ProbeKind::GracefulShutdown { .. }
+                            | probes::ProbeKind::DeadlineExceeded { .. }
+                    );
+                    let kill_started_at = if timed {
+                        act::kill_started_at(&self.ctx.client, &self.rc.namespace, &first).await
+                    } else {
+                        None
+                    };
+                    let evidence = Evidence {
+                        pods: evidence_pods,
+                        log,
+                        exec: None,
+                        deleted_at,
+                        kill_started_at,
+                    };
+                    let Some(outcome) = verdict::evaluate(&probe.kind, &evidence) else {
+                        return Ok(());
+                    };
+                    drive::record_timeline(ps, &evidence);
+                    let outcome = verdict::with_action_checks(&ps.checks, outcome);
+                    self.judged(probe, ps, outcome).await?;
+                }
+                Step::Exec { command } => {
+                    let first = ps.pods.first().cloned().unwrap_or_default();
+                    let (exec, stdout, stderr) = act::exec(
+                        &self.ctx.client,
+                        &self.rc.namespace,
+                        &first,
+                        probes::CONTAINER,
+                        command,
+                        self.time_left(probe, ps),
+                    )
+                    .await?;
+                    let output = format!("{stdout}{stderr}");
+                    let evidence = Evidence {
+                        pods: evidence_pods,
+                        log: None,
+                        exec: Some(exec),
+                        deleted_at: None,
+                        kill_started_at: None,
+                    };
+                    let Some(outcome) = verdict::evaluate(&probe.kind, &evidence) else {
+                        return Ok(());
+                    };
+                    let outcome = verdict::with_exec_output(outcome, &output);
+                    self.judged(probe, ps, outcome).await?;
+                }
+                Step::DeleteWhenReady {
+                    grace_period_seconds,
+                } => {
+                    let first = ps.pods.first().cloned().unwrap_or_default();
+                    let log = act::read_log(
+                        &self.ctx.client,
+                        &self.rc.namespace,
+                        &first,
+                        Some(4096),
+                        &[],
+                    )
+                    .await?;
+                    if !log
+                        .text
+                        .as_deref()
+                        .unwrap_or_default()
+                        .contains(READY_MARKER)
+                    {
+                        self.requeue_within(Duration::from_millis(500));
+                        return Ok(());
+                    }
+                    act::delete_pod(
+                        &self.ctx.client,
+                        &self.rc.namespace,
+                        &first,
+                        Some(grace_period_seconds),
+                    )
+                    .await?;
+                    ps.termination = Some(TerminationTimeline {
+                        grace_period_seconds,
+                        delete_requested_at: Some(Time(self.now)),
+                        ..TerminationTimeline::default()
+                    });
+                    // Pod events follow the shutdown; this covers a pod that never ends.
+                    let after_grace = u64::try_from(grace_period_seconds).unwrap_or_default() + 6;
+                    self.requeue_within(Duration::from_secs(after_grace));
+                    return Ok(());
+                }
+                Step::Delete { pods } => {
+                    for name in &pods {
+                        act::delete_pod(&self.ctx.client, &self.rc.namespace, name, None).await?;
+                    }
+                    // The first delete starts the clock of the churn's "gone within".
+                    if ps
+                        .termination
+                        .as_ref()
+                        .is_none_or(|t| t.delete_requested_at.is_none())
+                    {
+                        ps.termination = Some(TerminationTimeline {
+                            delete_requested_at: Some(Time(self.now)),
+                            ..TerminationTimeline::default()
+                        });
+                    }
+                    self.requeue_within(Duration::from_secs(1));
+                    return Ok(());
+                }
+                Step::CustomAction { index } => {
+                    let probes::ProbeKind::Custom(custom) = &probe.kind else {
+                        return Ok(());
+                    };
+                    let Some(action) = custom.actions.as_deref().unwrap_or_default().get(index)
+                    else {
+                        return Ok(());
+                    };
+                    let first = ps.pods.first().cloned().unwrap_or_default();
+                    // An exec runs at most once per attempt, across restarts and handovers: it
+                    // is recorded as started (that status written) before it runs.
+                    let key = format!("{}/{}/{}/{index}", self.rc.run_uid, ps.name, ps.attempts);
+                    let started = usize::try_from(ps.actions_started).unwrap_or(0) > index;
+                    let claimed_here = self
+                        .ctx
+                        .exec_claims
+                        .lock()
+                        .is_ok_and(|claims| claims.contains(&key));
+                    if action.exec.is_some() && started && !claimed_here {
+                        let outcome = Outcome::error(
+                            "ActionOutcomeLost",
+                            format!(
+                                "action {} (exec) was started by a controller that stopped before it recorded the outcome; it is not run again",
+                                index + 1
+                            ),
+                        );
+                        let outcome = verdict::with_action_checks(&ps.checks, outcome);
+                        self.judged(probe, ps, outcome).await?;
+                        return Ok(());
+                    }
+                    if action.exec.is_some() && !started {
+                        ps.actions_started = i32::try_from(index + 1).unwrap_or(i32::MAX);
+                        if let Ok(mut claims) = self.ctx.exec_claims.lock() {
+                            claims.insert(key);
+                        }
+                        self.requeue_within(Duration::from_millis(100));
+                        return Ok(());
+                    }
+                    if let Some(exec) = &action.exec {
+                        let (observed, _, _) = act::exec(
+                            &self.ctx.client,
+                            &self.rc.namespace,
+                            &first,
+                            probes::CONTAINER,
+                            exec.command.clone(),
+                            self.time_left(probe, ps),
+                        )
+                        .await?;
+                        ps.checks.push(verdict::exec_action_check(
+                            index,
+                            exec.expect_exit_code,
+                            &observed,
+                        ));
+                    }
+                    if let Some(delete) = &action.delete {
+                        let grace = i64::from(delete.grace_period_seconds);
+                        act::delete_pod(&self.ctx.client, &self.rc.namespace, &first, Some(grace))
+                            .await?;
+                        ps.termination = Some(TerminationTimeline {
+                            grace_period_seconds: grace,
+                            // Now, not the reconcile's start: an exec action may have run long.
+                            delete_requested_at: Some(Time(Timestamp::now())),
+                            ..TerminationTimeline::default()
+                        });
+                    }
+                    if let Ok(mut claims) = self.ctx.exec_claims.lock() {
+                        claims.remove(&key);
+                    }
+                    ps.actions_done += 1;
+                    ps.actions_started = ps.actions_started.max(ps.actions_done);
+                    self.requeue_within(Duration::from_millis(500));
+                }
+                Step::Inspect => {
+                    let deleted_at = ps
+                        .termination
+                        .as_ref()
+                        .and_then(|t| t.delete_requested_at.as_ref())
+                        .map(|t| t.0);
+                    let evidence = Evidence {
+                        pods: evidence_pods.clone(),
+                        log: None,
+                        exec: None,
+                        deleted_at,
+                        kill_started_at: None,
+                    };
+                    drive::record_timeline(ps, &evidence);
+                    let outcome = self.inspect(probe, ps, &evidence_pods).await?;
+                    match outcome {
+                        Some(outcome) => self.judged(probe, ps, outcome).await?,
+                        None => {
+                            self.requeue_within(Duration::from_secs(1));
+                            return Ok(());
+                        }
+                    }
+                }
+                Step::Finish(outcome) => {
+                    // An attempt's outcome (a running probe's: a churn that passed, a timeout)
+                    // counts like a judged one: a passed attempt of a repeated probe goes on to
+                    // the next. Its pods are released once the verdict is written (reconcile).
+                    if ps.phase == ProbePhase::Running {
+                        self.judged(probe, ps, outcome).await?;
+                    } else {
+                        finish(ps, outcome, self.now);
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn judged(
+        &mut self,
+        probe: &ResolvedProbe,
+        ps: &mut ProbeStatus,
+        outcome: Outcome,
+    ) -> Result<(), Error> {
+        if outcome.verdict == Verdict::Passed {
+            ps.passed_attempts += 1;
+        }
+        match drive::after_attempt(probe, ps, outcome) {
+            Step::NextAttempt => {
+                self.release(ps).await?;
+                if self.room {
+                    self.start_attempt(probe, ps).await
+                } else {
+                    // Between attempts: judged, no pods yet (see `drive::next`).
+                    ps.pods.clear();
+                    self.requeue_within(Duration::from_secs(1));
+                    Ok(())
+                }
+            }
+            Step::Finish(outcome) => {
+                finish(ps, outcome, self.now);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Creates the pods (and Secrets, and the inspector) of the probe's next attempt. When the
+    /// API server refuses one of them for good ([`errors::refusal`]), the attempt still counts
+    /// and the probe ends as an `Error` with the server's words; other probes go on.
+    pub(super) async fn start_attempt(
+        &mut self,
+        probe: &ResolvedProbe,
+        ps: &mut ProbeStatus,
+    ) -> Result<(), Error> {
+        let pods = probes::pods(probe, self.rc, ps.attempts);
+        let refused = match self.create_attempt(probe, &pods).await {
+            Ok(()) => None,
+            Err(e) => Some(errors::refusal(&e).ok_or(e)?),
+        };
+        ps.attempts += 1;
+        ps.pods = pods
+            .iter()
+            .filter_map(|p| p.metadata.name.clone())
+            .collect();
+        ps.actions_done = 0;
+        ps.actions_started = 0;
+        ps.attempt_started_at = Some(Time(self.now));
+        ps.checks.clear();
+        ps.termination = None;
+        match refused {
+            Some(outcome) => finish(ps, outcome, self.now),
+            None => self.requeue_within(Duration::from_secs(1)),
+        }
+        Ok(())
+    }
+
+    pub(super) async fn create_attempt(
+        &self,
+        probe: &ResolvedProbe,
+        pods: &[Pod],
+    ) -> Result<(), Error> {
+        for secret in probes::secrets(probe, pods) {
+            act::create_secret(&self.ctx.client, &secret).await?;
+        }
+        if drive::uses_inspector(&probe.kind, self.privileged()) {
+            act::create_pod(&self.ctx.client, &probes::inspector_pod(self.rc)).await?;
+        }
+        act::create_pods(&self.ctx.client, pods).await
+    }
+
+    /// The node's processes still carrying the marker of the probe's pods, listed from the
+    /// inspector pod: the process-group-kill check after the kill, the churn's leftover check
+    /// once its pods are gone. `None`: not yet (inspector not running, or look again).
+    pub(super) async fn inspect(
+        &mut self,
+        probe: &ResolvedProbe,
+        ps: &ProbeStatus,
+        pods: &[PodObservation],
+    ) -> Result<Option<Outcome>, Error> {
+        let inspector = self.rc.names().inspector();
+        let ready = self
+            .pods
+            .get(&inspector)
+            .map(|p| {
+                matches!(
+                    PodObservation::of(p).container,
+                    verdict::ContainerState::Running { .. }
+                )
+            })
+            .unwrap_or(false);
+        if !ready {
+            return Ok(None);
+        }
+        let churn = match probe.kind {
+            probes::ProbeKind::RapidCreateDelete { pods } => Some(pods),
+            _ => None,
+        };
+        let names = match churn {
+            Some(_) => ps.pods.clone(),
+            None => ps.pods.iter().take(1).cloned().collect(),
+        };
+        let (exec, output, stderr) = act::exec(
+            &self.ctx.client,
+            &self.rc.namespace,
+            &inspector,
+            probes::CONTAINER,
+            probes::inspect_command(&names),
+            act::CALL_TIMEOUT,
+        )
+        .await?;
+        if exec.exit_code != Some(0) {
+            return Ok(Some(Outcome::error(
+                "InspectorFailed",
+                format!(
+                    "the inspector could not list the node's processes: {}",
+                    exec.error.unwrap_or(stderr)
+                ),
+            )));
+        }
+        let leftovers: Vec<String> = output
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect();
+        if let Some(count) = churn {
+            let seconds = ps
+                .termination
+                .as_ref()
+                .and_then(|t| t.delete_requested_at.as_ref())
+                .map(|d| self.now.as_second() - d.0.as_second())
+                .unwrap_or_default();
+            return Ok(Some(drive::churn_outcome(count, seconds, Some(&leftovers))));
+        }
+        Ok(verdict::process_group_kill(pods.first(), &leftovers))
+    }
+}
