@@ -25,6 +25,8 @@ pub mod drive;
 mod errors;
 mod events;
 mod execute;
+#[cfg(test)]
+mod executor_tests;
 mod ready;
 mod reconcile;
 mod schedule;

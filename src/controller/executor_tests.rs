@@ -1,0 +1,354 @@
+//! The executor against a mocked API server: kube's `Client` over a `tower-test` mock service
+//! that answers from a table and records every call. Fast and exact about which calls a
+//! reconcile makes; the real-cluster tests (`tests/`) stay the proof that the calls do what
+//! they should.
+
+use std::sync::{Arc, Mutex};
+
+use http::{Request, Response};
+use k8s_openapi::api::core::v1::Pod;
+use kube::client::Body;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, store::Writer};
+use kube::runtime::watcher;
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+
+use super::{Config, Context, ready, reconcile};
+use crate::api::{ProbePhase, RunPhase, TestRun, TestRunStatus, Verdict};
+use crate::probes::{self, RunContext};
+
+const NS: &str = "tests";
+const UID: &str = "6c1f8d2e-0000-4000-8000-00000000a001";
+
+/// One call the controller made.
+#[derive(Clone, Debug)]
+struct Call {
+    method: String,
+    path: String,
+    body: Value,
+}
+
+impl Call {
+    fn is(&self, method: &str, path_end: &str) -> bool {
+        self.method == method && self.path.ends_with(path_end)
+    }
+}
+
+/// What the mocked API server answers: a status code and a JSON body.
+type Answer = (u16, Value);
+
+fn run(probes: Value, status: Option<TestRunStatus>) -> TestRun {
+    let mut run: TestRun = serde_json::from_value(json!({
+        "apiVersion": "proctor.dev/v1alpha1",
+        "kind": "TestRun",
+        "metadata": {
+            "name": "mocked",
+            "namespace": NS,
+            "uid": UID,
+            "generation": 1,
+            "resourceVersion": "7",
+            "annotations": {"proctor.dev/controller": "proctor-controller"},
+        },
+        "spec": {"probes": probes},
+    }))
+    .expect("a valid run");
+    run.status = status;
+    run
+}
+
+/// The pods the controller creates for the run's first attempt of each probe, with `status`.
+fn pods_of(run: &TestRun, status: Value) -> Vec<Pod> {
+    let rc = RunContext::of(run, "proctor.local/probe:v1").expect("a run from the API");
+    run.spec
+        .probes
+        .iter()
+        .flat_map(|p| {
+            let resolved = probes::resolve(p, &rc, None).expect("a valid probe");
+            probes::pods(&resolved, &rc, 0)
+        })
+        .map(|mut pod| {
+            pod.status = serde_json::from_value(status.clone()).ok();
+            pod
+        })
+        .collect()
+}
+
+fn terminated(exit_code: i32) -> Value {
+    json!({
+        "phase": if exit_code == 0 { "Succeeded" } else { "Failed" },
+        "containerStatuses": [{
+            "name": "probe", "image": "proctor.local/probe:v1", "imageID": "", "ready": false,
+            "restartCount": 0,
+            "state": {"terminated": {
+                "exitCode": exit_code, "reason": "Completed",
+                "startedAt": "2026-12-01T10:00:00Z", "finishedAt": "2026-12-01T10:00:01Z",
+            }},
+        }],
+    })
+}
+
+/// Runs one reconcile of `run` with `pods` in the cache against a mocked API server that
+/// answers each call with `answer` (`None`: 200 with the request's own body); returns what the
+/// reconcile returned and every call it made.
+async fn reconcile_once(
+    run: &TestRun,
+    pods: Vec<Pod>,
+    answer: impl Fn(&Call) -> Option<Answer> + Send + 'static,
+) -> (
+    Result<kube::runtime::controller::Action, super::Error>,
+    Vec<Call>,
+) {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let recorded = calls.clone();
+    let original = serde_json::to_value(run).expect("a run serializes");
+    let server = tokio::spawn(async move {
+        while let Some((request, respond)) = handle.next_request().await {
+            let method = request.method().to_string();
+            let path = request.uri().path().to_owned();
+            let bytes = request
+                .into_body()
+                .collect_bytes()
+                .await
+                .unwrap_or_default();
+            let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let call = Call { method, path, body };
+            let (code, reply) = answer(&call).unwrap_or_else(|| default_answer(&call, &original));
+            if let Ok(mut calls) = recorded.lock() {
+                calls.push(call);
+            }
+            let response = Response::builder()
+                .status(code)
+                .header("content-type", "application/json")
+                .body(Body::from(reply.to_string().into_bytes()))
+                .expect("a response");
+            respond.send_response(response);
+        }
+    });
+
+    let client = Client::new(service, NS);
+    let (pod_store, mut pod_writer): (_, Writer<Pod>) = reflector::store();
+    pod_writer.apply_watcher_event(&watcher::Event::Init);
+    for pod in pods {
+        pod_writer.apply_watcher_event(&watcher::Event::InitApply(pod));
+    }
+    pod_writer.apply_watcher_event(&watcher::Event::InitDone);
+    let (run_store, mut run_writer): (_, Writer<TestRun>) = reflector::store();
+    run_writer.apply_watcher_event(&watcher::Event::Init);
+    run_writer.apply_watcher_event(&watcher::Event::InitApply(run.clone()));
+    run_writer.apply_watcher_event(&watcher::Event::InitDone);
+    let ctx = Arc::new(Context {
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "proctor-controller".into(),
+                instance: None,
+            },
+        ),
+        client,
+        config: Config {
+            default_image: "proctor.local/probe:v1".into(),
+            ..Config::default()
+        },
+        pods_ready: ready::Ready::of(pod_store.clone()),
+        pods: pod_store,
+        runs: run_store,
+        written: Mutex::default(),
+        exec_claims: Mutex::default(),
+    });
+    let result = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        reconcile::reconcile(Arc::new(run.clone()), ctx),
+    )
+    .await
+    .expect("the reconcile ends");
+    // The context (and with it every client) is gone: the mock server ends.
+    server.await.expect("the mock server ends");
+    drop((pod_writer, run_writer));
+    let calls = calls.lock().map(|c| c.clone()).unwrap_or_default();
+    (result, calls)
+}
+
+/// A created object as the API server returns it, a written status on the run, anything else
+/// echoed.
+fn default_answer(call: &Call, run: &Value) -> Answer {
+    if call.method == "PATCH" && call.path.ends_with("/status") {
+        let mut written = run.clone();
+        written["status"] = call.body["status"].clone();
+        return (200, written);
+    }
+    let code = if call.method == "POST" { 201 } else { 200 };
+    (code, call.body.clone())
+}
+
+fn written_status(calls: &[Call]) -> TestRunStatus {
+    let patches: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.is("PATCH", "/testruns/mocked/status"))
+        .collect();
+    assert_eq!(patches.len(), 1, "one status write: {calls:#?}");
+    serde_json::from_value(patches[0].body["status"].clone()).expect("a status")
+}
+
+fn event_reasons(calls: &[Call]) -> Vec<String> {
+    calls
+        .iter()
+        .filter(|c| c.method == "POST" && c.path.ends_with("/events"))
+        .map(|c| c.body["reason"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn status_of(code: u16, reason: &str, message: &str) -> Answer {
+    (
+        code,
+        json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code,
+        }),
+    )
+}
+
+#[tokio::test]
+async fn a_new_run_creates_its_pods_and_writes_its_status() {
+    let run = run(json!([{"name": "exit", "exitCode": {"code": 3}}]), None);
+    let (result, calls) = reconcile_once(&run, Vec::new(), |_| None).await;
+    result.expect("the reconcile succeeds");
+    let created: Vec<&Call> = calls.iter().filter(|c| c.is("POST", "/pods")).collect();
+    assert_eq!(created.len(), 1, "{calls:#?}");
+    let pod_name = created[0].body["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(pod_name.starts_with("mocked-"), "{pod_name}");
+    assert_eq!(created[0].path, format!("/api/v1/namespaces/{NS}/pods"));
+    let status = written_status(&calls);
+    assert_eq!(status.phase, Some(RunPhase::Running));
+    assert_eq!(status.probes.len(), 1);
+    assert_eq!(status.probes[0].phase, ProbePhase::Running);
+    assert_eq!(status.probes[0].attempts, 1);
+    assert_eq!(status.probes[0].pods, vec![pod_name.to_owned()]);
+    assert_eq!(event_reasons(&calls), vec!["Started"]);
+}
+
+#[tokio::test]
+async fn a_finished_run_makes_no_call() {
+    let probes = json!([{"name": "exit", "exitCode": {"code": 3}}]);
+    let pods = pods_of(&run(probes.clone(), None), terminated(3));
+    // Reconciled with what each reconcile wrote (its pod created, then found ended with 3),
+    // the run reaches its verdict ...
+    let mut status = None;
+    for _ in 0..3 {
+        let current = run(probes.clone(), status.clone());
+        let (result, calls) = reconcile_once(&current, pods.clone(), |_| None).await;
+        result.expect("the reconcile succeeds");
+        status = Some(written_status(&calls));
+        if status.as_ref().and_then(|s| s.phase) == Some(RunPhase::Succeeded) {
+            // Cleaned up once the verdict is written (the default policy: Always).
+            assert!(calls.iter().any(|c| c.method == "DELETE"), "{calls:#?}");
+            break;
+        }
+    }
+    let status = status.unwrap_or_default();
+    assert_eq!(status.phase, Some(RunPhase::Succeeded), "{status:#?}");
+    assert_eq!(status.probes[0].verdict, Some(Verdict::Passed));
+    // ... and the run with that verdict recorded, its pod gone, needs nothing more: no write,
+    // no Event, no delete.
+    let (result, calls) = reconcile_once(&run(probes, Some(status)), Vec::new(), |_| None).await;
+    result.expect("the reconcile succeeds");
+    assert!(calls.is_empty(), "{calls:#?}");
+}
+
+#[tokio::test]
+async fn a_refused_create_becomes_an_error_verdict_and_the_other_probes_go_on() {
+    let run = run(
+        json!([
+            {"name": "typo", "exitCode": {"code": 0}, "runtimeClassName": "does-not-exist"},
+            {"name": "fine", "exitCode": {"code": 0}},
+        ]),
+        None,
+    );
+    let refused =
+        "pods \"x\" is forbidden: pod rejected: RuntimeClass \"does-not-exist\" not found";
+    let (result, calls) = reconcile_once(&run, Vec::new(), move |call| {
+        let typo = call.body["spec"]["runtimeClassName"] == "does-not-exist";
+        (call.is("POST", "/pods") && typo).then(|| status_of(403, "Forbidden", refused))
+    })
+    .await;
+    result.expect("a refusal is not an error of the reconcile");
+    assert_eq!(calls.iter().filter(|c| c.is("POST", "/pods")).count(), 2);
+    let status = written_status(&calls);
+    let typo = &status.probes[0];
+    assert_eq!(typo.verdict, Some(Verdict::Error), "{typo:#?}");
+    assert_eq!(typo.reason.as_deref(), Some("PodRejected"));
+    assert!(
+        typo.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains(refused),
+        "{typo:#?}"
+    );
+    assert_eq!(status.probes[1].phase, ProbePhase::Running);
+    assert_eq!(event_reasons(&calls), vec!["Started", "ProbeError"]);
+}
+
+#[tokio::test]
+async fn a_transient_error_writes_no_verdict_and_is_retried() {
+    let run = run(json!([{"name": "exit", "exitCode": {"code": 0}}]), None);
+    let (result, calls) = reconcile_once(&run, Vec::new(), |call| {
+        call.is("POST", "/pods")
+            .then(|| status_of(500, "InternalError", "etcdserver: request timed out"))
+    })
+    .await;
+    let error = result.expect_err("the reconcile fails, to be retried");
+    assert!(error.to_string().contains("etcdserver"), "{error}");
+    assert!(
+        !calls.iter().any(|c| c.path.ends_with("/status")),
+        "{calls:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_log_the_kubelet_does_not_have_becomes_log_unavailable() {
+    let run = run(json!([{"name": "env", "env": {}}]), None);
+    let mut pods = pods_of(&run, terminated(0));
+    let mut status = TestRunStatus::default();
+    let now =
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
+    status.start_time = Some(now.clone());
+    status.probes = vec![crate::api::ProbeStatus {
+        name: "env".into(),
+        kind: "env".into(),
+        phase: ProbePhase::Running,
+        attempts: 1,
+        pods: pods.iter().map(|p| p.name_any()).collect(),
+        started_at: Some(now.clone()),
+        attempt_started_at: Some(now),
+        ..Default::default()
+    }];
+    let run = {
+        let mut r = run;
+        r.status = Some(status);
+        r
+    };
+    pods.truncate(1);
+    let gone = "container \"probe\" in pod \"x\" is not available";
+    let (result, calls) = reconcile_once(&run, pods, move |call| {
+        (call.method == "GET" && call.path.ends_with("/log"))
+            .then(|| status_of(404, "NotFound", gone))
+    })
+    .await;
+    result.expect("the reconcile succeeds");
+    assert_eq!(
+        calls.iter().filter(|c| c.path.ends_with("/log")).count(),
+        1,
+        "{calls:#?}"
+    );
+    let status = written_status(&calls);
+    let env = &status.probes[0];
+    assert_eq!(env.verdict, Some(Verdict::Error), "{env:#?}");
+    assert_eq!(env.reason.as_deref(), Some("LogUnavailable"));
+    assert!(
+        env.message.as_deref().unwrap_or_default().contains(gone),
+        "{env:#?}"
+    );
+}
