@@ -112,32 +112,23 @@ fn table(run: &TestRun) -> String {
             ]
         })
         .collect();
-    let headers = ["PROBE", "VERDICT", "DURATION", "EXPECTED / OBSERVED"];
-    let width = |i: usize| {
-        rows.iter()
-            .map(|r| r[i].chars().count())
-            .chain([headers[i].len()])
-            .max()
-            .unwrap_or(0)
-    };
-    let widths = [width(0), width(1), width(2)];
+    // Plain columns as kubectl prints them: no borders, two spaces apart, the duration
+    // right-aligned; widths count characters as a terminal shows them.
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(comfy_table::presets::NOTHING)
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+        .set_header(["PROBE", "VERDICT", "DURATION", "EXPECTED / OBSERVED"])
+        .add_rows(rows);
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 2));
+    }
+    if let Some(duration) = table.column_mut(2) {
+        duration.set_cell_alignment(comfy_table::CellAlignment::Right);
+    }
     let mut out = String::new();
-    let mut line = |cells: [&str; 4]| {
-        let _ = writeln!(
-            out,
-            "{:<w0$}  {:<w1$}  {:>w2$}  {}",
-            cells[0],
-            cells[1],
-            cells[2],
-            cells[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        );
-    };
-    line(headers);
-    for r in &rows {
-        line([&r[0], &r[1], &r[2], &r[3]]);
+    for line in table.lines() {
+        let _ = writeln!(out, "{}", line.trim_end());
     }
     let _ = writeln!(out, "\n{}", outcome_line(run));
     out
