@@ -156,14 +156,11 @@ impl LeaderElection {
                 Ok(Attempt::Conflict) => {}
                 Ok(Attempt::Held { holder }) => {
                     if holder != last_holder {
-                        eprintln!(
-                            "proctor: standing by; lease {} held by {holder:?}",
-                            self.name
-                        );
+                        tracing::info!(lease = %self.name, holder = %holder, "standing by");
                         last_holder = holder;
                     }
                 }
-                Err(e) => eprintln!("proctor: lease {}: {e}", self.name),
+                Err(e) => tracing::warn!(lease = %self.name, "reading the lease: {e}"),
             }
             tokio::time::sleep(self.renew_every).await;
         }
@@ -183,21 +180,21 @@ impl LeaderElection {
             let attempt = match tokio::time::timeout(left, self.try_lead(client)).await {
                 Ok(attempt) => attempt,
                 Err(_) => {
-                    eprintln!("proctor: renewing lease {}: no answer", self.name);
+                    tracing::warn!(lease = %self.name, "renewing the lease: no answer");
                     return;
                 }
             };
             match attempt {
                 Ok(Attempt::Leading) => last_renewed = std::time::Instant::now(),
                 Ok(Attempt::Held { .. } | Attempt::Conflict) => {
-                    eprintln!("proctor: lost the lease {}", self.name);
+                    tracing::warn!(lease = %self.name, "lost the lease");
                     return;
                 }
-                Err(e) => eprintln!("proctor: renewing lease {}: {e}", self.name),
+                Err(e) => tracing::warn!(lease = %self.name, "renewing the lease: {e}"),
             }
             // Stop before the lease could have expired for the others.
             if last_renewed.elapsed() + self.renew_every >= self.lease_duration {
-                eprintln!("proctor: could not renew the lease {} in time", self.name);
+                tracing::warn!(lease = %self.name, "could not renew the lease in time");
                 return;
             }
         }
@@ -224,7 +221,7 @@ impl LeaderElection {
             .is_ok()
         {
             crate::metrics::METRICS.write("update", "leases");
-            eprintln!("proctor: released the lease {}", self.name);
+            tracing::info!(lease = %self.name, "released the lease");
         }
     }
 }

@@ -70,8 +70,34 @@ enum Command {
     Catalog,
 }
 
+/// Logs go to stderr through `tracing`: at `default` level and above, or as `PROCTOR_LOG` says
+/// (an `EnvFilter`, e.g. `proctor=debug,kube=info`); `PROCTOR_TRACE` adds each reconcile's
+/// stages (target `proctor::trace`).
+fn init_logs(default: &str) {
+    use tracing_subscriber::EnvFilter;
+    let mut filter =
+        EnvFilter::try_from_env("PROCTOR_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    if std::env::var_os("PROCTOR_TRACE").is_some()
+        && let Ok(trace) = "proctor::trace=info".parse()
+    {
+        filter = filter.add_directive(trace);
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let command = Cli::parse().command;
+    // The operator logs what it does; a client command shows its own output and only the
+    // warnings of a controller it runs in-process.
+    init_logs(match command {
+        Command::Controller { .. } => "info",
+        _ => "warn",
+    });
+    match command {
         Command::Catalog => {
             print!("{}", proctor::probes::catalog::table());
             ExitCode::SUCCESS
@@ -132,7 +158,7 @@ fn main() -> ExitCode {
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(r) => r,
                 Err(e) => {
-                    eprintln!("proctor: starting the async runtime: {e}");
+                    tracing::error!("starting the async runtime: {e}");
                     return ExitCode::FAILURE;
                 }
             };
@@ -154,7 +180,7 @@ async fn controller(
                 tokio::spawn(proctor::serve::serve(listener, health.clone()));
             }
             Err(e) => {
-                eprintln!("proctor: serving metrics on {addr}: {e}");
+                tracing::error!("serving metrics on {addr}: {e}");
                 return ExitCode::FAILURE;
             }
         }
@@ -162,42 +188,43 @@ async fn controller(
     let client = match kube::Client::try_default().await {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("proctor: no usable kubeconfig or in-cluster config: {e}");
+            tracing::error!("no usable kubeconfig or in-cluster config: {e}");
             return ExitCode::FAILURE;
         }
     };
     if let Err(e) = client.apiserver_version().await {
-        eprintln!("proctor: the API server does not answer: {e}");
+        tracing::error!("the API server does not answer: {e}");
         return ExitCode::FAILURE;
     }
     let mut config = config;
     let explicit = Some(std::mem::take(&mut config.default_image));
     let (image, source) = proctor::defaults::probe_image(&client, explicit).await;
-    eprintln!("proctor: probe image {image} (from {source})");
+    tracing::info!(image = %image, from = %source, "probe image");
     config.default_image = image;
     config.caches_synced = health.synced.clone();
     health.ready.store(true, Ordering::Relaxed);
     let Some(election) = election else {
-        eprintln!("proctor: controller starting");
+        tracing::info!("controller starting");
         health.leading.store(true, Ordering::Relaxed);
         return finish(proctor::controller::run(client, config).await);
     };
-    eprintln!(
-        "proctor: waiting for the lease {}/{} as {}",
-        election.namespace, election.name, election.identity
+    tracing::info!(
+        lease = %format!("{}/{}", election.namespace, election.name),
+        identity = %election.identity,
+        "waiting for the lease"
     );
     tokio::select! {
         () = election.acquire(&client) => {}
         _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
         _ = terminated() => return ExitCode::SUCCESS,
     }
-    eprintln!("proctor: leading; controller starting");
+    tracing::info!("leading; controller starting");
     health.leading.store(true, Ordering::Relaxed);
     let result = tokio::select! {
         result = proctor::controller::run(client.clone(), config) => result,
         () = election.hold(&client) => {
             // Another replica may lead now: stop at once, before writing anything more.
-            eprintln!("proctor: no longer leading; exiting");
+            tracing::warn!("no longer leading; exiting");
             return ExitCode::FAILURE;
         }
     };
@@ -251,7 +278,7 @@ fn finish(result: Result<(), proctor::controller::Error>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("proctor: {e}");
+            tracing::error!("{e}");
             ExitCode::FAILURE
         }
     }

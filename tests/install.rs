@@ -195,14 +195,14 @@ fn assert_nothing_left(namespace: &str) {
 }
 
 /// The runs whose reconciles began but never once ended, from a controller's log with
-/// `PROCTOR_TRACE` set (`proctor: trace: <namespace>/<name> +<ms>: <stage>`).
+/// `PROCTOR_TRACE` set (`… proctor::trace: <namespace>/<name> +<ms>: <stage>`).
 fn unfinished_reconciles(log: &str) -> Vec<String> {
     let mut began = std::collections::BTreeSet::new();
     let mut ended = std::collections::BTreeSet::new();
     for line in log.lines() {
         let Some((run, stage)) = line
-            .strip_prefix("proctor: trace: ")
-            .and_then(|rest| rest.split_once(" +"))
+            .split_once("proctor::trace: ")
+            .and_then(|(_, rest)| rest.split_once(" +"))
         else {
             continue;
         };

@@ -420,11 +420,11 @@ pub async fn kill_started_at(
             })
             .min(),
         Ok(Err(e)) => {
-            eprintln!("proctor: listing the Events of pod {name}: {e}");
+            tracing::warn!(pod = %name, "listing the Events of the pod: {e}");
             None
         }
         Err(e) => {
-            eprintln!("proctor: {e}");
+            tracing::warn!("{e}");
             None
         }
     }

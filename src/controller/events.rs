@@ -131,8 +131,8 @@ pub(super) async fn report_transitions(
             tokio::time::timeout(act::CALL_TIMEOUT, ctx.recorder.publish(&event, &reference)).await;
         match published {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("proctor: publishing event {}: {e}", event.reason),
-            Err(_) => eprintln!("proctor: publishing event {}: no answer", event.reason),
+            Ok(Err(e)) => tracing::warn!(reason = %event.reason, "publishing an Event: {e}"),
+            Err(_) => tracing::warn!(reason = %event.reason, "publishing an Event: no answer"),
         }
     }
 }

@@ -44,7 +44,7 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client};
+use kube::{Api, Client, ResourceExt};
 
 use crate::api::{LABEL_MANAGED_BY, MANAGER, TestRun, TestRunStatus};
 pub use act::claim_run;
@@ -194,7 +194,8 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         .run(reconcile::reconcile, error_policy, ctx)
         .for_each(|result| async move {
             if let Err(e) = result {
-                eprintln!("proctor: reconcile: {e}");
+                // The error policy logged it, with its run.
+                tracing::debug!("reconcile: {e}");
             }
         })
         .await;
@@ -252,10 +253,11 @@ impl Synced {
     }
 }
 
-fn error_policy(_run: Arc<TestRun>, error: &Error, _ctx: Arc<Context>) -> Action {
-    eprintln!(
-        "proctor: {error} (category {}); retrying in 5s",
-        error.category()
+fn error_policy(run: Arc<TestRun>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(
+        run = %format!("{}/{}", run.namespace().unwrap_or_default(), run.name_any()),
+        category = error.category(),
+        "{error}; retrying in 5s"
     );
     Action::requeue(Duration::from_secs(5))
 }

@@ -35,7 +35,8 @@ pub(super) async fn reconcile(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Ac
     let stage = stage::Stage::new(&name);
     // No deadline here: each call the reconcile waits for is bounded where it is made (an API
     // call by `act::CALL_TIMEOUT`, an exec by the time its probe has left).
-    let result = stage.scope(reconcile_run(run, ctx)).await;
+    let span = tracing::info_span!("reconcile", run = %name);
+    let result = tracing::Instrument::instrument(stage.scope(reconcile_run(run, ctx)), span).await;
     stage.end(&result);
     let metrics = &crate::metrics::METRICS;
     crate::metrics::Metrics::observe(&metrics.reconcile_duration, &[], started.elapsed());

@@ -136,7 +136,9 @@ impl RunWork<'_> {
             let was_running = ps.phase == ProbePhase::Running;
             let attempts = ps.attempts;
             self.room = room;
-            self.drive(&resolved, &mut ps, can_start).await?;
+            let span = tracing::info_span!("probe", probe = %resolved.name);
+            tracing::Instrument::instrument(self.drive(&resolved, &mut ps, can_start), span)
+                .await?;
             if !was_running && ps.phase == ProbePhase::Running {
                 running += 1;
             }
@@ -196,7 +198,7 @@ impl RunWork<'_> {
             .filter(|p| p.phase == ProbePhase::Finished)
         {
             if let Err(e) = self.release(probe).await {
-                eprintln!("proctor: {e}; retrying");
+                tracing::warn!(probe = %probe.name, "{e}; retrying");
                 self.requeue_within(Duration::from_secs(1));
             }
         }
@@ -223,7 +225,7 @@ impl RunWork<'_> {
         for pod in self.pods.values() {
             if let Err(e) = act::release_pod(&self.ctx.client, pod).await {
                 // Retried at the next reconcile; the delete below still marks the pod.
-                eprintln!("proctor: {e}; retrying");
+                tracing::warn!(pod = %pod.name_any(), "{e}; retrying");
             }
             let is_inspector = pod.labels().get(probes::LABEL_ROLE).is_some();
             if (delete || is_inspector) && pod.metadata.deletion_timestamp.is_none() {

@@ -1,7 +1,8 @@
 //! What a reconcile is doing, for diagnosing a stalled run without a debugger: with
 //! `PROCTOR_TRACE` set in the environment, each side effect names itself ([`enter`]) before it
-//! awaits the API server, and every stage is logged with its run and the time since the
-//! reconcile began. Without it, [`enter`] does nothing (not even build its text).
+//! awaits the API server, and every stage is logged (target `proctor::trace`) with its run and
+//! the time since the reconcile began. Without it, [`enter`] does nothing (not even build its
+//! text).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -43,12 +44,12 @@ impl Stage {
 
     fn log(&self, what: impl FnOnce() -> String) {
         if self.trace {
-            eprintln!(
-                "proctor: trace: {} +{}ms: {} (at {})",
+            tracing::info!(
+                target: "proctor::trace",
+                "{} +{}ms: {}",
                 self.run,
                 self.started.elapsed().as_millis(),
-                what(),
-                k8s_openapi::jiff::Timestamp::now()
+                what()
             );
         }
     }

@@ -36,12 +36,12 @@ pub(super) async fn sweep_orphans(
                 continue;
             }
             match act::release_pod(&client, &pod).await {
-                Ok(()) => eprintln!(
-                    "proctor: released pod {}/{}: its run is gone",
-                    pod.namespace().unwrap_or_default(),
-                    pod.name_any()
+                Ok(()) => tracing::info!(
+                    namespace = %pod.namespace().unwrap_or_default(),
+                    pod = %pod.name_any(),
+                    "released the pod: its run is gone"
                 ),
-                Err(e) => eprintln!("proctor: releasing orphaned pod: {e}"),
+                Err(e) => tracing::warn!(pod = %pod.name_any(), "releasing an orphaned pod: {e}"),
             }
         }
         tokio::time::sleep(Duration::from_secs(10)).await;
@@ -64,7 +64,7 @@ async fn run_exists(client: &Client, pod: &Pod, uid: &str) -> bool {
         Ok(Some(run)) => run.uid().as_deref() == Some(uid),
         Ok(None) => false,
         Err(e) => {
-            eprintln!("proctor: looking up the run of pod {}: {e}", pod.name_any());
+            tracing::warn!(pod = %pod.name_any(), "looking up the run of the pod: {e}");
             true
         }
     }
