@@ -79,6 +79,12 @@ mod tests {
             .scope(async { enter(describe) })
             .await;
         assert_eq!(described.load(Ordering::Relaxed), 0);
+        // Logged (so described) where a subscriber records it.
+        let _logs = tracing::subscriber::set_default(
+            tracing_subscriber::fmt()
+                .with_writer(std::io::sink)
+                .finish(),
+        );
         Stage::with_trace("ns/traced", true)
             .scope(async { enter(describe) })
             .await;
