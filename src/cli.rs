@@ -138,10 +138,7 @@ pub fn exit_code(run: &TestRun) -> u8 {
 }
 
 fn finished(run: &TestRun) -> bool {
-    matches!(
-        run.status.as_ref().and_then(|s| s.phase),
-        Some(RunPhase::Succeeded | RunPhase::Failed | RunPhase::Error)
-    )
+    run.status.as_ref().is_some_and(|s| s.is_finished())
 }
 
 /// `proctor run`.

@@ -617,6 +617,34 @@ pub enum RunPhase {
     Error,
 }
 
+impl RunPhase {
+    /// Whether the run is over: nothing more runs, and its status changes no more.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunPhase::Succeeded | RunPhase::Failed | RunPhase::Error
+        )
+    }
+}
+
+impl TestRunStatus {
+    /// Whether the status says the run is over ([`RunPhase::is_terminal`]).
+    pub fn is_finished(&self) -> bool {
+        self.phase.is_some_and(RunPhase::is_terminal)
+    }
+}
+
+impl ProbeStatus {
+    /// When Proctor asked for the probe's pod to be deleted (the clock of the shutdown and
+    /// churn checks), as recorded in the status.
+    pub fn delete_requested_at(&self) -> Option<k8s_openapi::jiff::Timestamp> {
+        self.termination
+            .as_ref()
+            .and_then(|t| t.delete_requested_at.as_ref())
+            .map(|t| t.0)
+    }
+}
+
 /// Counts of probes by state.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema, Default)]
 #[serde(rename_all = "camelCase")]

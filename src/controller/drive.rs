@@ -80,11 +80,7 @@ impl ProbeView<'_> {
     /// Whether Proctor asked for the probe's pod to be deleted: recorded in the status, or —
     /// when the controller stopped between the delete and the status write — visible on the pod.
     fn deletion_requested(&self) -> bool {
-        let recorded = self
-            .status
-            .termination
-            .as_ref()
-            .is_some_and(|t| t.delete_requested_at.is_some());
+        let recorded = self.status.delete_requested_at().is_some();
         recorded
             || self
                 .pods
@@ -266,14 +262,9 @@ pub fn next(view: &ProbeView) -> Step {
             // Children that survive the kill may keep the container from ever terminating (they
             // hold its stdio): look at the node once the grace period is over, whatever the
             // container's state.
-            let grace_over = view
-                .status
-                .termination
-                .as_ref()
-                .and_then(|t| t.delete_requested_at.as_ref())
-                .is_some_and(|d| {
-                    view.now.as_second() - d.0.as_second() >= PROCESS_GROUP_KILL_GRACE_SECONDS + 5
-                });
+            let grace_over = view.status.delete_requested_at().is_some_and(|d| {
+                view.now.as_second() - d.as_second() >= PROCESS_GROUP_KILL_GRACE_SECONDS + 5
+            });
             if first.terminated().is_some() || grace_over {
                 Step::Inspect
             } else {
@@ -389,11 +380,7 @@ fn since_start(view: &ProbeView) -> i64 {
 /// the others once their container has run for [`CHURN_RUN_SECONDS`] (or ended), so that both
 /// the setup and the teardown paths are exercised. A pod already being deleted is left alone.
 fn churn_deletions(view: &ProbeView) -> Vec<String> {
-    let recorded = view
-        .status
-        .termination
-        .as_ref()
-        .is_some_and(|t| t.delete_requested_at.is_some());
+    let recorded = view.status.delete_requested_at().is_some();
     view.pods
         .iter()
         .enumerate()
@@ -416,13 +403,52 @@ fn churn_deletions(view: &ProbeView) -> Vec<String> {
         .collect()
 }
 
-fn seconds_since_delete(view: &ProbeView) -> i64 {
-    view.status
-        .termination
-        .as_ref()
-        .and_then(|t| t.delete_requested_at.as_ref())
-        .map(|d| view.now.as_second() - d.0.as_second())
+/// Seconds from the first delete request to `view.now`.
+pub fn seconds_since_delete(view: &ProbeView) -> i64 {
+    seconds_since(view.status, view.now)
+}
+
+fn seconds_since(status: &ProbeStatus, now: Timestamp) -> i64 {
+    status
+        .delete_requested_at()
+        .map(|d| now.as_second() - d.as_second())
         .unwrap_or_default()
+}
+
+/// The verdict from the inspector's listing of the node's processes that still carry the
+/// marker of the probe's pods (`stdout`, one per line): the churn's, timed from its first delete
+/// request to `now`; the process-group kill's, from its pod (`None`: look again).
+pub fn judge_inspection(
+    probe: &ResolvedProbe,
+    status: &ProbeStatus,
+    pods: &[PodObservation],
+    now: Timestamp,
+    exec: &crate::verdict::ExecObservation,
+    stdout: &str,
+    stderr: &str,
+) -> Option<Outcome> {
+    if exec.exit_code != Some(0) {
+        return Some(Outcome::error(
+            "InspectorFailed",
+            format!(
+                "the inspector could not list the node's processes: {}",
+                exec.error.as_deref().unwrap_or(stderr)
+            ),
+        ));
+    }
+    let leftovers: Vec<String> = stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
+    match probe.kind {
+        ProbeKind::RapidCreateDelete { pods } => Some(churn_outcome(
+            pods,
+            seconds_since(status, now),
+            Some(&leftovers),
+        )),
+        _ => crate::verdict::process_group_kill(pods.first(), &leftovers),
+    }
 }
 
 /// The churn verdict once every pod is gone, `seconds` after the first delete; `leftovers` are
@@ -1043,5 +1069,42 @@ mod tests {
             now: t(5),
         };
         assert_eq!(next(&view), Step::NextAttempt);
+    }
+
+    #[test]
+    fn an_inspection_is_judged_from_the_listing_and_the_inspectors_own_failure() {
+        let ok = crate::verdict::ExecObservation {
+            exit_code: Some(0),
+            error: None,
+        };
+        let mut status = running_status();
+        status.termination = Some(TerminationTimeline {
+            delete_requested_at: Some(Time(t(10))),
+            ..TerminationTimeline::default()
+        });
+        let churn = probe(ProbeKind::RapidCreateDelete { pods: 4 });
+        let passed = judge_inspection(&churn, &status, &[], t(13), &ok, "\n", "").unwrap();
+        assert_eq!(passed.verdict, Verdict::Passed, "{passed:?}");
+        assert!(passed.message.contains("gone within 3s"), "{passed:?}");
+        let left = judge_inspection(&churn, &status, &[], t(13), &ok, "77 sleep 9\n", "").unwrap();
+        assert_eq!(left.verdict, Verdict::Failed, "{left:?}");
+        assert!(left.message.contains("77 sleep 9"), "{left:?}");
+
+        let kill = probe(ProbeKind::ProcessGroupKill { children: 2 });
+        let ended = [observed("graceful-shutdown-runc")];
+        let judged = judge_inspection(&kill, &status, &ended, t(13), &ok, "", "").unwrap();
+        assert_eq!(judged.verdict, Verdict::Passed, "{judged:?}");
+        let still = [observed("running")];
+        assert!(judge_inspection(&kill, &status, &still, t(13), &ok, "", "").is_none());
+
+        let broken = crate::verdict::ExecObservation {
+            exit_code: Some(1),
+            error: None,
+        };
+        let failed =
+            judge_inspection(&kill, &status, &ended, t(13), &broken, "", "ps: no /proc").unwrap();
+        assert_eq!(failed.verdict, Verdict::Error);
+        assert_eq!(failed.reason, "InspectorFailed");
+        assert!(failed.message.contains("ps: no /proc"), "{failed:?}");
     }
 }

@@ -98,13 +98,7 @@ pub(super) async fn report_transitions(
             secondary: None,
         });
     }
-    let terminal = |s: &TestRunStatus| {
-        matches!(
-            s.phase,
-            Some(RunPhase::Succeeded | RunPhase::Failed | RunPhase::Error)
-        )
-    };
-    if terminal(new) && !terminal(old) {
+    if new.is_finished() && !old.is_finished() {
         let phase = new.phase.map(|p| format!("{p:?}")).unwrap_or_default();
         metrics.runs.with_label_values(&[phase.as_str()]).inc();
         let summary = new.summary.clone().unwrap_or_default();

@@ -92,11 +92,7 @@ impl RunWork<'_> {
                     } else {
                         None
                     };
-                    let deleted_at = ps
-                        .termination
-                        .as_ref()
-                        .and_then(|t| t.delete_requested_at.as_ref())
-                        .map(|t| t.0);
+                    let deleted_at = ps.delete_requested_at();
                     let timed = matches!(
                         probe.kind,
                         probes::ProbeKind::GracefulShutdown { .. }
@@ -189,11 +185,7 @@ impl RunWork<'_> {
                         act::delete_pod(&self.ctx.client, &self.rc.namespace, name, None).await?;
                     }
                     // The first delete starts the clock of the churn's "gone within".
-                    if ps
-                        .termination
-                        .as_ref()
-                        .is_none_or(|t| t.delete_requested_at.is_none())
-                    {
+                    if ps.delete_requested_at().is_none() {
                         ps.termination = Some(TerminationTimeline {
                             delete_requested_at: Some(Time(self.now)),
                             ..TerminationTimeline::default()
@@ -275,11 +267,7 @@ impl RunWork<'_> {
                     self.requeue_within(Duration::from_millis(500));
                 }
                 Step::Inspect => {
-                    let deleted_at = ps
-                        .termination
-                        .as_ref()
-                        .and_then(|t| t.delete_requested_at.as_ref())
-                        .map(|t| t.0);
+                    let deleted_at = ps.delete_requested_at();
                     let evidence = Evidence {
                         pods: evidence_pods.clone(),
                         log: None,
@@ -409,13 +397,10 @@ impl RunWork<'_> {
         if !ready {
             return Ok(None);
         }
-        let churn = match probe.kind {
-            probes::ProbeKind::RapidCreateDelete { pods } => Some(pods),
-            _ => None,
-        };
-        let names = match churn {
-            Some(_) => ps.pods.clone(),
-            None => ps.pods.iter().take(1).cloned().collect(),
+        // The churn's leftovers are any of its pods'; the kill's, its one pod's.
+        let names = match probe.kind {
+            probes::ProbeKind::RapidCreateDelete { .. } => ps.pods.clone(),
+            _ => ps.pods.iter().take(1).cloned().collect(),
         };
         let (exec, output, stderr) = act::exec(
             &self.ctx.client,
@@ -426,29 +411,8 @@ impl RunWork<'_> {
             act::CALL_TIMEOUT,
         )
         .await?;
-        if exec.exit_code != Some(0) {
-            return Ok(Some(Outcome::error(
-                "InspectorFailed",
-                format!(
-                    "the inspector could not list the node's processes: {}",
-                    exec.error.unwrap_or(stderr)
-                ),
-            )));
-        }
-        let leftovers: Vec<String> = output
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(str::to_owned)
-            .collect();
-        if let Some(count) = churn {
-            let seconds = ps
-                .termination
-                .as_ref()
-                .and_then(|t| t.delete_requested_at.as_ref())
-                .map(|d| self.now.as_second() - d.0.as_second())
-                .unwrap_or_default();
-            return Ok(Some(drive::churn_outcome(count, seconds, Some(&leftovers))));
-        }
-        Ok(verdict::process_group_kill(pods.first(), &leftovers))
+        Ok(drive::judge_inspection(
+            probe, ps, pods, self.now, &exec, &output, &stderr,
+        ))
     }
 }

@@ -12,7 +12,7 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 
-use crate::api::{LABEL_RUN_UID, RunPhase, TestRun};
+use crate::api::{LABEL_RUN_UID, TestRun};
 use crate::probes::RunContext;
 
 use super::{Context, Error, act, claim, stage, status};
@@ -112,10 +112,7 @@ async fn reconcile_run(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Action, E
 
     let summary = status::summary(&status.probes);
     let phase = status::phase(&summary);
-    let finished = matches!(
-        phase,
-        RunPhase::Succeeded | RunPhase::Failed | RunPhase::Error
-    );
+    let finished = phase.is_terminal();
     if finished && status.completion_time.is_none() {
         status.completion_time = Some(Time(now));
     }

@@ -76,11 +76,7 @@ impl RunWork<'_> {
             .probes
             .iter()
             .filter(|p| p.phase == ProbePhase::Running)
-            .filter(|p| {
-                p.termination
-                    .as_ref()
-                    .is_none_or(|t| t.delete_requested_at.is_none())
-            })
+            .filter(|p| p.delete_requested_at().is_none())
             .flat_map(|p| p.pods.iter())
             .filter(|name| !self.pods.contains_key(*name))
             .count();
@@ -150,12 +146,7 @@ impl RunWork<'_> {
             }
             // A deleted pod's end shows in pod events, but one that never ends (or leaves
             // processes behind) only shows when someone looks: look every two seconds.
-            if ps.phase == ProbePhase::Running
-                && ps
-                    .termination
-                    .as_ref()
-                    .is_some_and(|t| t.delete_requested_at.is_some())
-            {
+            if ps.phase == ProbePhase::Running && ps.delete_requested_at().is_some() {
                 self.requeue_within(Duration::from_secs(2));
             }
             if ps.phase == ProbePhase::Running

@@ -90,10 +90,7 @@ pub fn set_conditions(
     generation: Option<i64>,
     now: Timestamp,
 ) {
-    let finished = matches!(
-        phase,
-        RunPhase::Succeeded | RunPhase::Failed | RunPhase::Error
-    );
+    let finished = phase.is_terminal();
     let counts = format!(
         "{} of {} probes passed, {} failed, {} errors, {} skipped",
         s.passed, s.total, s.failed, s.errored, s.skipped
