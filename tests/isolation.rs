@@ -1,6 +1,7 @@
 //! What a namespace's user can do to others through Proctor, on the real test cluster: pods
-//! they label as Proctor's do not stall anyone's runs, and a run cannot grant itself the
-//! privileged checks that only the cluster's operator may allow.
+//! they label as Proctor's do not stall anyone's runs, long exec actions do not stall anyone
+//! else's runs, and a run cannot grant itself the privileged checks that only the cluster's
+//! operator may allow.
 //!
 //! Run by `.ci/run`; by hand: `PROCTOR_TEST_KUBECONFIG=$(tests/cluster/up.sh) cargo test --test
 //! isolation -- --ignored`.
@@ -14,21 +15,11 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
-use proctor::api::{TestRun, Verdict};
+use proctor::api::{ProbePhase, TestRun, Verdict};
 use serde_json::json;
 use support::*;
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
-
-fn testrun(name: &str, spec: serde_json::Value) -> TestRun {
-    serde_json::from_value(json!({
-        "apiVersion": "proctor.dev/v1alpha1",
-        "kind": "TestRun",
-        "metadata": {"name": name},
-        "spec": spec,
-    }))
-    .unwrap()
-}
 
 /// Three running pods anyone could make, labelled `app.kubernetes.io/managed-by=proctor`, beside
 /// a controller whose global cap is two pods: the run still runs, as they are not Proctor's.
@@ -138,4 +129,95 @@ async fn a_run_cannot_grant_itself_privileged_checks() {
         assert!(!created_inspector, "an inspector pod was created");
     })
     .await;
+}
+
+/// Two runs whose custom probes exec a minute-long command, beside a controller that reconciles
+/// two runs at once (`--concurrency 2`): a third run still runs to its end while both execs
+/// are running (they hold no reconcile slot), and the slow runs then end with their actions'
+/// outcomes.
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn long_exec_actions_do_not_stall_other_runs() {
+    with_namespace("long-execs", |client, ns| async move {
+        install_crd(&client).await;
+        let _controller = ControllerProcess::start_with(&ns, &["--concurrency", "2"]);
+        let runs: Api<TestRun> = Api::namespaced(client.clone(), &ns);
+        let slow = |name: &str| {
+            testrun(
+                name,
+                json!({"probes": [{
+                    "name": "long-exec",
+                    "timeoutSeconds": 180,
+                    "custom": {
+                        "command": ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"],
+                        "actions": [
+                            {"exec": {"command": ["sleep", "60"], "expectExitCode": 0}},
+                            {"delete": {"gracePeriodSeconds": 5}},
+                        ],
+                        "expect": {"exitCode": 0},
+                    },
+                }]}),
+            )
+        };
+        for name in ["slow-a", "slow-b"] {
+            runs.create(&Default::default(), &slow(name)).await.unwrap();
+        }
+        // Both execs under way: each run recorded its action as started.
+        for name in ["slow-a", "slow-b"] {
+            wait_for(&runs, name, |r| {
+                r.status
+                    .as_ref()
+                    .and_then(|s| s.probes.first())
+                    .is_some_and(|p| p.actions_started == 1)
+            })
+            .await;
+        }
+        let quick = testrun(
+            "quick",
+            json!({"probes": [{"name": "exit", "exitCode": {"code": 4}}]}),
+        );
+        let quick = run_to_end(&client, &ns, quick, RUN_TIMEOUT).await;
+        assert_eq!(
+            quick.status.as_ref().unwrap().probes[0].verdict,
+            Some(Verdict::Passed),
+            "{quick:#?}"
+        );
+        // The slow runs' execs were still running when the quick run ended.
+        for name in ["slow-a", "slow-b"] {
+            let run = runs.get(name).await.unwrap();
+            let probe = &run.status.as_ref().unwrap().probes[0];
+            assert_eq!(
+                (probe.phase, probe.actions_done),
+                (ProbePhase::Running, 0),
+                "{name} was not still in its exec when the quick run ended: {probe:#?}"
+            );
+        }
+        for name in ["slow-a", "slow-b"] {
+            let run = wait_for_end(&client, &ns, name, Duration::from_secs(240)).await;
+            let probe = &run.status.as_ref().unwrap().probes[0];
+            assert_eq!(probe.verdict, Some(Verdict::Passed), "{probe:#?}");
+            assert!(
+                probe
+                    .checks
+                    .iter()
+                    .any(|c| c.name.contains("action") && c.passed),
+                "{probe:#?}"
+            );
+        }
+    })
+    .await;
+}
+
+/// Waits (up to two minutes) until the run `name` satisfies `ok`.
+async fn wait_for(runs: &Api<TestRun>, name: &str, ok: impl Fn(&TestRun) -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Ok(run) = runs.get(name).await
+            && ok(&run)
+        {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{name}: not reached");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }

@@ -23,14 +23,9 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 /// What the controller may grow by (the bound).
 const MAX_GROWTH_KIB: u64 = 20 * 1024;
 
-fn testrun(name: &str, probe: serde_json::Value) -> TestRun {
-    serde_json::from_value(json!({
-        "apiVersion": "proctor.dev/v1alpha1",
-        "kind": "TestRun",
-        "metadata": {"name": name},
-        "spec": {"probes": [probe], "timeoutSeconds": 240},
-    }))
-    .unwrap()
+/// A run of one probe, with time for a gigabyte.
+fn one_probe(name: &str, probe: serde_json::Value) -> TestRun {
+    testrun(name, json!({"probes": [probe], "timeoutSeconds": 240}))
 }
 
 /// A `/proc/<pid>/status` field in KiB.
@@ -52,7 +47,7 @@ async fn a_gigabyte_of_exec_output_and_a_100_mb_log_line_cost_the_controller_no_
         let pid = controller.pid();
 
         // Warm-up: the same kinds of work, small, so that the client, TLS and caches are up.
-        let warm = testrun(
+        let warm = one_probe(
             "warm-up",
             json!({"name": "small", "custom": {
                 "command": ["sh", "-c", "trap 'exit 0' TERM; echo small-marker; while :; do sleep 0.2; done"],
@@ -64,7 +59,7 @@ async fn a_gigabyte_of_exec_output_and_a_100_mb_log_line_cost_the_controller_no_
             }}),
         );
         run_to_end(&client, &ns, warm, RUN_TIMEOUT).await;
-        let warm_log = testrun(
+        let warm_log = one_probe(
             "warm-log",
             json!({"name": "small", "custom": {
                 "command": ["sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x; echo; echo small-marker"],
@@ -94,7 +89,7 @@ async fn a_gigabyte_of_exec_output_and_a_100_mb_log_line_cost_the_controller_no_
             })
         };
 
-        let exec = testrun(
+        let exec = one_probe(
             "big-exec",
             json!({"name": "gigabyte", "custom": {
                 "command": ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"],
@@ -110,7 +105,7 @@ async fn a_gigabyte_of_exec_output_and_a_100_mb_log_line_cost_the_controller_no_
         let exec_took = started.elapsed();
         let after_exec_hwm = status_kib(pid, "VmHWM:");
 
-        let line = testrun(
+        let line = one_probe(
             "big-line",
             json!({"name": "line", "custom": {
                 "command": ["sh", "-c", "head -c 104857600 /dev/zero | tr '\\0' x; echo; echo line-marker"],

@@ -24,16 +24,6 @@ use support::*;
 /// defect these tests guard against) fails here instead of hanging.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
-fn testrun(name: &str, spec: serde_json::Value) -> TestRun {
-    serde_json::from_value(json!({
-        "apiVersion": "proctor.dev/v1alpha1",
-        "kind": "TestRun",
-        "metadata": {"name": name},
-        "spec": spec,
-    }))
-    .unwrap()
-}
-
 fn probe<'a>(run: &'a TestRun, name: &str) -> &'a ProbeStatus {
     run.status
         .as_ref()

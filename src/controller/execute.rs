@@ -12,9 +12,12 @@ use crate::probes::{self, READY_MARKER, ResolvedProbe};
 use crate::verdict::{self, Evidence, Outcome, PodObservation};
 
 use super::drive::{self, ProbeView, Step};
-use super::{Error, act, errors};
+use super::{Error, act, actions, errors};
 
 use super::schedule::{RunWork, finish};
+
+/// How often a run with an exec action in the background looks for its outcome.
+const ACTION_POLL: Duration = Duration::from_secs(1);
 
 impl RunWork<'_> {
     /// Advances one probe as far as it can go in this reconcile.
@@ -204,44 +207,59 @@ impl RunWork<'_> {
                     };
                     let first = ps.pods.first().cloned().unwrap_or_default();
                     // An exec runs at most once per attempt, across restarts and handovers: it
-                    // is recorded as started (that status written) before it runs.
+                    // is recorded as started (that status written) before it runs. It runs in
+                    // the background, holding no reconcile slot; a later reconcile takes its
+                    // outcome.
                     let key = format!("{}/{}/{}/{index}", self.rc.run_uid, ps.name, ps.attempts);
                     let started = usize::try_from(ps.actions_started).unwrap_or(0) > index;
-                    let claimed_here = self
-                        .ctx
-                        .exec_claims
-                        .lock()
-                        .is_ok_and(|claims| claims.contains(&key));
-                    if action.exec.is_some() && started && !claimed_here {
-                        let outcome = Outcome::error(
-                            "ActionOutcomeLost",
-                            format!(
-                                "action {} (exec) was started by a controller that stopped before it recorded the outcome; it is not run again",
-                                index + 1
-                            ),
-                        );
-                        let outcome = verdict::with_action_checks(&ps.checks, outcome);
-                        self.judged(probe, ps, outcome).await?;
-                        return Ok(());
-                    }
-                    if action.exec.is_some() && !started {
-                        ps.actions_started = i32::try_from(index + 1).unwrap_or(i32::MAX);
-                        if let Ok(mut claims) = self.ctx.exec_claims.lock() {
-                            claims.insert(key);
-                        }
-                        self.requeue_within(Duration::from_millis(100));
-                        return Ok(());
-                    }
                     if let Some(exec) = &action.exec {
-                        let (observed, _, _) = act::exec(
-                            &self.ctx.client,
-                            &self.rc.namespace,
-                            &first,
-                            probes::CONTAINER,
-                            exec.command.clone(),
-                            self.time_left(probe, ps),
-                        )
-                        .await?;
+                        if !started {
+                            ps.actions_started = i32::try_from(index + 1).unwrap_or(i32::MAX);
+                            self.ctx.actions.claim(&key);
+                            self.requeue_within(Duration::from_millis(100));
+                            return Ok(());
+                        }
+                        let observed = match self.ctx.actions.poll(&key) {
+                            None => {
+                                let outcome = Outcome::error(
+                                    "ActionOutcomeLost",
+                                    format!(
+                                        "action {} (exec) was started by a controller that stopped before it recorded the outcome; it is not run again",
+                                        index + 1
+                                    ),
+                                );
+                                let outcome = verdict::with_action_checks(&ps.checks, outcome);
+                                self.judged(probe, ps, outcome).await?;
+                                return Ok(());
+                            }
+                            Some(actions::Poll::Claimed) => {
+                                let client = self.ctx.client.clone();
+                                let namespace = self.rc.namespace.clone();
+                                let command = exec.command.clone();
+                                let limit = self.time_left(probe, ps);
+                                self.ctx.actions.start(&key, async move {
+                                    act::exec(
+                                        &client,
+                                        &namespace,
+                                        &first,
+                                        probes::CONTAINER,
+                                        command,
+                                        limit,
+                                    )
+                                    .await
+                                    .map(|(observed, _, _)| observed)
+                                });
+                                self.requeue_within(ACTION_POLL);
+                                return Ok(());
+                            }
+                            Some(actions::Poll::Running) => {
+                                self.requeue_within(ACTION_POLL);
+                                return Ok(());
+                            }
+                            // Not carried out (e.g. the API server did not answer): claimed
+                            // again, retried with the reconcile.
+                            Some(actions::Poll::Done(outcome)) => outcome?,
+                        };
                         ps.checks.push(verdict::exec_action_check(
                             index,
                             exec.expect_exit_code,
@@ -259,9 +277,7 @@ impl RunWork<'_> {
                             ..TerminationTimeline::default()
                         });
                     }
-                    if let Ok(mut claims) = self.ctx.exec_claims.lock() {
-                        claims.remove(&key);
-                    }
+                    self.ctx.actions.forget(&key);
                     ps.actions_done += 1;
                     ps.actions_started = ps.actions_started.max(ps.actions_done);
                     self.requeue_within(Duration::from_millis(500));

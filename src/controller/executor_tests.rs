@@ -155,7 +155,7 @@ async fn reconcile_once(
         pods: pod_store,
         runs: run_store,
         written: Mutex::default(),
-        exec_claims: Mutex::default(),
+        actions: Arc::default(),
     });
     let result = tokio::time::timeout(
         std::time::Duration::from_secs(10),

@@ -20,6 +20,7 @@
 //! controller serves a run; [`status`] derives the run's phase and conditions.
 
 mod act;
+mod actions;
 pub mod claim;
 pub mod drive;
 mod errors;
@@ -109,9 +110,9 @@ struct Context {
     /// older one in the cache waits for the watch to catch up instead of acting on stale state
     /// (which could repeat an exec or double-count an attempt).
     written: std::sync::Mutex<HashMap<String, (TestRunStatus, std::time::Instant)>>,
-    /// Exec actions this process recorded as started (run UID, probe, attempt, index) and is
-    /// about to run: one recorded as started by another process is not run again.
-    exec_claims: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Exec actions this process recorded as started (run UID, probe, attempt, index), run in
+    /// the background: one recorded as started by another process is not run again.
+    actions: Arc<actions::Actions>,
 }
 
 /// Runs the operator until SIGTERM/SIGINT.
@@ -181,7 +182,7 @@ pub async fn run(client: Client, config: Config) -> Result<(), Error> {
         runs: run_store.clone(),
         pods_ready: ready::Ready::of(pod_store.clone()),
         written: std::sync::Mutex::default(),
-        exec_claims: std::sync::Mutex::default(),
+        actions: Arc::default(),
     });
 
     let sweeper = tokio::spawn(sweep::sweep_orphans(

@@ -371,6 +371,17 @@ impl Drop for ControllerProcess {
     }
 }
 
+/// A TestRun named `name` with `spec` (as JSON), to create.
+pub fn testrun(name: &str, spec: serde_json::Value) -> proctor::api::TestRun {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "proctor.dev/v1alpha1",
+        "kind": "TestRun",
+        "metadata": {"name": name},
+        "spec": spec,
+    }))
+    .expect("a TestRun")
+}
+
 /// Creates `run` in `namespace` and waits until it is finished, or panics after `timeout`.
 pub async fn run_to_end(
     client: &Client,
@@ -378,17 +389,28 @@ pub async fn run_to_end(
     run: proctor::api::TestRun,
     timeout: Duration,
 ) -> proctor::api::TestRun {
-    use proctor::api::{RunPhase, TestRun};
+    use proctor::api::TestRun;
     let runs: Api<TestRun> = Api::namespaced(client.clone(), namespace);
     let name = run.metadata.name.clone().expect("run name");
     runs.create(&PostParams::default(), &run)
         .await
         .unwrap_or_else(|e| panic!("creating TestRun {namespace}/{name}: {e}"));
+    wait_for_end(client, namespace, &name, timeout).await
+}
+
+/// Waits for the TestRun `namespace/name` to end (a terminal phase); panics after `timeout`.
+pub async fn wait_for_end(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    timeout: Duration,
+) -> proctor::api::TestRun {
+    use proctor::api::TestRun;
+    let runs: Api<TestRun> = Api::namespaced(client.clone(), namespace);
+    let name = name.to_owned();
     let done = |r: Option<&TestRun>| {
-        matches!(
-            r.and_then(|r| r.status.as_ref()).and_then(|s| s.phase),
-            Some(RunPhase::Succeeded | RunPhase::Failed | RunPhase::Error)
-        )
+        r.and_then(|r| r.status.as_ref())
+            .is_some_and(|s| s.is_finished())
     };
     // A watch the API server ends (e.g. 410 Gone while its watch cache is young, after a
     // restart) is started again: only the run's end, or the timeout, ends the wait.
