@@ -245,7 +245,7 @@ async fn a_controller_killed_mid_run_resumes_without_running_anything_twice() {
         .expect("the run got under way");
         controller.kill();
         let _restarted = ControllerProcess::start(&ns);
-        let run = wait_for_end(&runs, "restart").await;
+        let run = wait_for_end(&client, &ns, "restart", RUN_TIMEOUT).await;
         // Let the watches catch up with the last writes.
         tokio::time::sleep(Duration::from_secs(2)).await;
         pod_watch.abort();
@@ -339,6 +339,76 @@ async fn the_node_is_inspected_for_leftovers_when_privileged_is_allowed() {
     for probe in &run.status.unwrap().probes {
         assert_eq!(leftovers(probe), "0", "{probe:?}");
     }
+}
+
+/// The inspector runs on the node of the pod it inspects: required affinity to the node the
+/// process-group-kill pod was scheduled to, which the probe's status records.
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn the_inspector_runs_on_the_node_of_the_pods_it_inspects() {
+    with_namespace_at("e2e-pinned", "privileged", |client, ns| async move {
+        install_crd(&client).await;
+        let _controller = ControllerProcess::start(&ns);
+        let runs: Api<TestRun> = Api::namespaced(client.clone(), &ns);
+        let run = testrun(
+            "pinned",
+            serde_json::json!({
+                "allowPrivileged": true,
+                "probes": [{"name": "pgk", "processGroupKill": {}}],
+            }),
+        );
+        runs.create(&Default::default(), &run).await.unwrap();
+        // The inspector as created, before cleanup deletes it at the run's end.
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        let (inspector, probe_pod) = loop {
+            let list = pods.list(&Default::default()).await.unwrap().items;
+            let inspector = list
+                .iter()
+                .find(|p| p.name_any().contains("-inspector"))
+                .cloned();
+            let probe_pod = list
+                .iter()
+                .find(|p| p.name_any().ends_with("-pgk-0"))
+                .cloned();
+            if let (Some(inspector), Some(probe_pod)) = (inspector, probe_pod) {
+                break (inspector, probe_pod);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no inspector: {list:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let node = probe_pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.clone())
+            .expect("the probe pod was scheduled before its inspector was made");
+        let required = inspector
+            .spec
+            .as_ref()
+            .and_then(|s| s.affinity.as_ref())
+            .and_then(|a| a.node_affinity.as_ref())
+            .and_then(|n| {
+                n.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })
+            .map(|r| serde_json::to_value(&r.node_selector_terms).unwrap());
+        assert_eq!(
+            required,
+            Some(serde_json::json!([{"matchFields": [
+                {"key": "metadata.name", "operator": "In", "values": [node]}
+            ]}])),
+            "the inspector is not pinned to the probe pod's node: {:#?}",
+            inspector.spec
+        );
+        let run = wait_for_end(&client, &ns, "pinned", RUN_TIMEOUT).await;
+        assert_verdicts(&run, &[], &[]);
+        let pgk = &run.status.as_ref().unwrap().probes[0];
+        assert_eq!(pgk.nodes, vec![node.clone()], "{pgk:#?}");
+    })
+    .await;
 }
 
 /// The leftover checks fail when killing a container kills only its main process
@@ -435,32 +505,6 @@ custom:
     .await;
 }
 
-/// The run `name` once it has a completion time (after a restart: however it got there).
-async fn wait_for_end(runs: &Api<TestRun>, name: &str) -> TestRun {
-    let done = |r: Option<&TestRun>| {
-        r.and_then(|r| r.status.as_ref())
-            .and_then(|s| s.completion_time.as_ref())
-            .is_some()
-    };
-    // A watch the API server ends is started again: only the run's end, or the timeout, ends
-    // the wait.
-    let watched = async {
-        loop {
-            match kube::runtime::wait::await_condition(runs.clone(), name, done).await {
-                Ok(Some(run)) => return run,
-                Ok(None) => panic!("run {name} disappeared"),
-                Err(e) => {
-                    eprintln!("watching run {name}: {e}; watching again");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-            }
-        }
-    };
-    tokio::time::timeout(RUN_TIMEOUT, watched)
-        .await
-        .unwrap_or_else(|_| panic!("run {name} did not finish after the restart"))
-}
-
 /// The name of the run that owns `pod`.
 fn run_of(pod: &Pod) -> Option<String> {
     pod.owner_references()
@@ -523,7 +567,11 @@ async fn a_restarted_controller_resumes_every_run_and_releases_the_pods_of_delet
         let restarted = ControllerProcess::start(&ns);
 
         for name in ["a", "b", "c"] {
-            assert_verdicts(&wait_for_end(&runs, name).await, &[], &[]);
+            assert_verdicts(
+                &wait_for_end(&client, &ns, name, RUN_TIMEOUT).await,
+                &[],
+                &[],
+            );
         }
         let released = tokio::time::timeout(Duration::from_secs(60), async {
             loop {

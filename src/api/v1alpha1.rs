@@ -708,6 +708,11 @@ pub struct ProbeStatus {
     /// For probes that delete a pod: what happened between the delete and the end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub termination: Option<TerminationTimeline>,
+    /// The nodes this attempt's pods were scheduled to, as observed (a probe that looks at the
+    /// node looks at each of them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub nodes: Vec<String>,
 }
 
 fn is_zero(n: &i32) -> bool {

@@ -344,6 +344,23 @@ pub fn after_attempt(probe: &ResolvedProbe, status: &ProbeStatus, outcome: Outco
     Step::Finish(outcome)
 }
 
+/// Most nodes recorded for one attempt.
+pub const MAX_NODES: usize = 16;
+
+/// The nodes an attempt's pods were seen on: those recorded so far and those of `pods`, sorted,
+/// at most [`MAX_NODES`].
+pub fn nodes_of(recorded: &[String], pods: &[(String, Option<PodObservation>)]) -> Vec<String> {
+    let mut nodes: Vec<String> = recorded
+        .iter()
+        .cloned()
+        .chain(pods.iter().filter_map(|(_, p)| p.as_ref()?.node.clone()))
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    nodes.truncate(MAX_NODES);
+    nodes
+}
+
 /// For kinds that delete their pod: the measured shutdown, from the terminated container.
 pub fn record_timeline(ps: &mut ProbeStatus, evidence: &crate::verdict::Evidence) {
     let Some(timeline) = ps.termination.as_mut() else {
@@ -1106,5 +1123,23 @@ mod tests {
         assert_eq!(failed.verdict, Verdict::Error);
         assert_eq!(failed.reason, "InspectorFailed");
         assert!(failed.message.contains("ps: no /proc"), "{failed:?}");
+    }
+
+    #[test]
+    fn the_nodes_of_an_attempt_are_kept_sorted_once_each_and_bounded() {
+        let on = |node: Option<&str>| {
+            let mut pod = observed("running");
+            pod.node = node.map(str::to_owned);
+            ("p".to_owned(), Some(pod))
+        };
+        let pods = vec![
+            on(Some("b")),
+            on(None),
+            on(Some("a")),
+            ("gone".into(), None),
+        ];
+        assert_eq!(nodes_of(&["b".into()], &pods), vec!["a", "b"]);
+        let many: Vec<_> = (0..40).map(|i| on(Some(&format!("n{i:02}")))).collect();
+        assert_eq!(nodes_of(&[], &many).len(), MAX_NODES);
     }
 }

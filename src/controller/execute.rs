@@ -34,6 +34,17 @@ impl RunWork<'_> {
             if ps.attempts != attempts_at_entry && ps.phase == ProbePhase::Running {
                 return Ok(());
             }
+            // A probe that looks at the node gets an inspector on each node its pods reached.
+            if drive::uses_inspector(&probe.kind, self.privileged())
+                && ps.phase == ProbePhase::Running
+            {
+                let nodes = drive::nodes_of(&ps.nodes, &self.observe(&ps.pods));
+                if let Some(outcome) = self.place_inspectors(&nodes).await? {
+                    finish(ps, outcome, self.now);
+                    return Ok(());
+                }
+                ps.nodes = nodes;
+            }
             let view = ProbeView {
                 probe,
                 status: ps,
@@ -369,6 +380,7 @@ impl RunWork<'_> {
         ps.attempt_started_at = Some(Time(self.now));
         ps.checks.clear();
         ps.termination = None;
+        ps.nodes.clear();
         match refused {
             Some(outcome) => finish(ps, outcome, self.now),
             None => self.requeue_within(Duration::from_secs(1)),
@@ -384,33 +396,53 @@ impl RunWork<'_> {
         for secret in probes::secrets(probe, pods) {
             act::create_secret(&self.ctx.client, &secret).await?;
         }
-        if drive::uses_inspector(&probe.kind, self.privileged()) {
-            act::create_pod(&self.ctx.client, &probes::inspector_pod(self.rc)).await?;
-        }
         act::create_pods(&self.ctx.client, pods).await
     }
 
-    /// The node's processes still carrying the marker of the probe's pods, listed from the
-    /// inspector pod: the process-group-kill check after the kill, the churn's leftover check
-    /// once its pods are gone. `None`: not yet (inspector not running, or look again).
+    /// Creates the run's inspector on each of `nodes` that has none in the cache yet (the
+    /// inspector reads its own node's process table). `Some`: the API server refused one for
+    /// good ([`errors::refusal`]), the probe's outcome.
+    async fn place_inspectors(&self, nodes: &[String]) -> Result<Option<Outcome>, Error> {
+        for node in nodes {
+            let name = self.rc.names().inspector(node);
+            if self.pods.contains_key(&name) {
+                continue;
+            }
+            let pod = probes::inspector_pod(self.rc, node);
+            if let Err(e) = act::create_pod(&self.ctx.client, &pod).await {
+                return Ok(Some(errors::refusal(&e).ok_or(e)?));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The node's processes still carrying the marker of the probe's pods, listed by the
+    /// inspector on each node they ran on: the process-group-kill check after the kill, the
+    /// churn's leftover check once its pods are gone. `None`: not yet (an inspector not running
+    /// yet, or look again).
     pub(super) async fn inspect(
         &mut self,
         probe: &ResolvedProbe,
         ps: &ProbeStatus,
         pods: &[PodObservation],
     ) -> Result<Option<Outcome>, Error> {
-        let inspector = self.rc.names().inspector();
-        let ready = self
-            .pods
-            .get(&inspector)
-            .map(|p| {
+        let inspectors: Vec<String> = ps
+            .nodes
+            .iter()
+            .map(|node| self.rc.names().inspector(node))
+            .collect();
+        let running = |name: &String| {
+            self.pods.get(name).is_some_and(|p| {
                 matches!(
                     PodObservation::of(p).container,
                     verdict::ContainerState::Running { .. }
                 )
             })
-            .unwrap_or(false);
-        if !ready {
+        };
+        // A killed pod that was never seen on a node cannot be looked for yet; churn pods that
+        // never reached one left nothing behind.
+        let churn = matches!(probe.kind, probes::ProbeKind::RapidCreateDelete { .. });
+        if (inspectors.is_empty() && !churn) || !inspectors.iter().all(running) {
             return Ok(None);
         }
         // The churn's leftovers are any of its pods'; the kill's, its one pod's.
@@ -418,17 +450,31 @@ impl RunWork<'_> {
             probes::ProbeKind::RapidCreateDelete { .. } => ps.pods.clone(),
             _ => ps.pods.iter().take(1).cloned().collect(),
         };
-        let (exec, output, stderr) = act::exec(
-            &self.ctx.client,
-            &self.rc.namespace,
-            &inspector,
-            probes::CONTAINER,
-            probes::inspect_command(&names),
-            act::CALL_TIMEOUT,
-        )
-        .await?;
+        let mut listing = String::new();
+        let mut result = verdict::ExecObservation {
+            exit_code: Some(0),
+            error: None,
+        };
+        let mut errors = String::new();
+        for inspector in &inspectors {
+            let (exec, output, stderr) = act::exec(
+                &self.ctx.client,
+                &self.rc.namespace,
+                inspector,
+                probes::CONTAINER,
+                probes::inspect_command(&names),
+                act::CALL_TIMEOUT,
+            )
+            .await?;
+            listing.push_str(&output);
+            if exec.exit_code != Some(0) {
+                result = exec;
+                errors = stderr;
+                break;
+            }
+        }
         Ok(drive::judge_inspection(
-            probe, ps, pods, self.now, &exec, &output, &stderr,
+            probe, ps, pods, self.now, &result, &listing, &errors,
         ))
     }
 }

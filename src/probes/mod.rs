@@ -264,11 +264,34 @@ pub fn inspect_command(pod_names: &[String]) -> Vec<String> {
     command
 }
 
+/// Required node affinity to the node named `node`.
+fn on_node(node: &str) -> k8s_openapi::api::core::v1::Affinity {
+    use k8s_openapi::api::core::v1::{
+        Affinity, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm,
+    };
+    Affinity {
+        node_affinity: Some(NodeAffinity {
+            required_during_scheduling_ignored_during_execution: Some(NodeSelector {
+                node_selector_terms: vec![NodeSelectorTerm {
+                    match_fields: Some(vec![NodeSelectorRequirement {
+                        key: "metadata.name".into(),
+                        operator: "In".into(),
+                        values: Some(vec![node.to_owned()]),
+                    }]),
+                    ..NodeSelectorTerm::default()
+                }],
+            }),
+            ..NodeAffinity::default()
+        }),
+        ..Affinity::default()
+    }
+}
+
 /// A pod in the node's PID namespace (`hostPID`) that Proctor execs into to look at the node's
 /// process table. Created only when the run sets `allowPrivileged`: host namespaces are outside
 /// the restricted and baseline Pod Security Standards. It still runs as non-root with every
 /// capability dropped: reading `/proc/*/cmdline` needs neither.
-pub fn inspector_pod(run: &RunContext) -> Pod {
+pub fn inspector_pod(run: &RunContext, node: &str) -> Pod {
     let probe = ResolvedProbe {
         name: "inspector".into(),
         kind: ProbeKind::ExecMissingBinary,
@@ -277,7 +300,7 @@ pub fn inspector_pod(run: &RunContext) -> Pod {
         timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
         repeat: 1,
     };
-    let mut pod = base_pod(run.names().inspector(), &probe, run);
+    let mut pod = base_pod(run.names().inspector(node), &probe, run);
     if let Some(labels) = pod.metadata.labels.as_mut() {
         labels.remove(LABEL_PROBE);
         labels.insert(LABEL_ROLE.into(), "inspector".into());
@@ -287,6 +310,9 @@ pub fn inspector_pod(run: &RunContext) -> Pod {
         spec.termination_grace_period_seconds = Some(1);
         // The run's runtimeClass may be a faulty one; the inspector must not be.
         spec.runtime_class_name = None;
+        // On the node of the pods it looks at (the process table it reads is that node's), by
+        // required affinity, so that taints and the scheduler's other rules still apply.
+        spec.affinity = Some(on_node(node));
         if let Some(container) = spec.containers.first_mut() {
             container.command = Some(
                 ["sh", "-c", "echo ready; exec sleep 86400"]

@@ -46,10 +46,14 @@ impl PodNames {
         PodNames { prefix }
     }
 
-    /// The run's inspector pod (see [`super::inspector_pod`]). It cannot be a probe pod's name:
-    /// those end in a number.
-    pub fn inspector(&self) -> String {
-        format!("{}-inspector", self.prefix)
+    /// The run's inspector pod on `node` (see [`super::inspector_pod`]). It cannot be a probe
+    /// pod's name: those end in `-<number>` or `-p<number>`, this in `-n<hex>`.
+    pub fn inspector(&self, node: &str) -> String {
+        format!(
+            "{}-inspector-n{:06x}",
+            self.prefix,
+            fnv1a64(&[node]) & 0xff_ffff
+        )
     }
 
     pub fn pod(&self, probe: &str, attempt: i32, index: Option<i32>) -> String {

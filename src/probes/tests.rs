@@ -138,7 +138,44 @@ fn pod_names_are_injective_over_probe_attempt_and_index() {
             }
         }
     }
-    assert!(!seen.contains_key(&names.inspector()));
+    for node in ["proctor-node", "node-0", "n"] {
+        assert!(!seen.contains_key(&names.inspector(node)));
+    }
+    // An inspector is named after its probe's "inspector" never: `-n<hex>` ends no probe pod.
+    let inspector = names.inspector("node-0");
+    assert!(!seen.contains_key(&inspector));
+    assert_ne!(inspector, names.inspector("node-1"));
+}
+
+#[test]
+fn the_inspector_is_pinned_to_the_node_it_looks_at_by_required_affinity() {
+    let pod = inspector_pod(&run(), "node-7");
+    let spec = pod.spec.as_ref().unwrap();
+    assert_eq!(spec.host_pid, Some(true));
+    assert_eq!(spec.node_name, None, "scheduled, so taints still apply");
+    let terms = &spec
+        .affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+        .and_then(|n| {
+            n.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .unwrap()
+        .node_selector_terms;
+    assert_eq!(terms.len(), 1);
+    let fields = terms[0].match_fields.as_ref().unwrap();
+    assert_eq!(
+        (fields[0].key.as_str(), fields[0].operator.as_str()),
+        ("metadata.name", "In")
+    );
+    assert_eq!(fields[0].values, Some(vec!["node-7".to_owned()]));
+    assert_eq!(
+        pod.metadata.name,
+        Some(run().names().inspector("node-7")),
+        "named after its node"
+    );
+    assert!(pod.metadata.name.unwrap().len() <= 63);
 }
 
 #[test]

@@ -42,6 +42,8 @@ pub struct PodObservation {
     pub deletion_requested: bool,
     /// `status.startTime`: when the kubelet accepted the pod (the start of its active deadline).
     pub started_at: Option<Timestamp>,
+    /// `spec.nodeName`: the node the pod was scheduled to.
+    pub node: Option<String>,
 }
 
 impl PodObservation {
@@ -84,6 +86,7 @@ impl PodObservation {
                 .unwrap_or_default(),
             deletion_requested: pod.metadata.deletion_timestamp.is_some(),
             started_at: status.and_then(|s| s.start_time.as_ref()).map(|t| t.0),
+            node: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
         }
     }
 
