@@ -245,7 +245,7 @@ pub struct Probe {
     pub custom: Option<CustomProbe>,
 }
 
-/// Each deadline probe's deadline, with [`crate::verdict::DEADLINE_SLACK_SECONDS`] for the kill,
+/// Each deadline probe's deadline, with [`crate::probes::kinds::deadline_exceeded::SLACK_SECONDS`] for the kill,
 /// ends before the probe's timeout (its own, else the run's, else the default 120). Checked
 /// against those constants by a unit test.
 pub const DEADLINE_WITHIN_TIMEOUT: &str = "self.probes.all(p, !has(p.deadlineExceeded) || (has(p.deadlineExceeded.seconds) ? p.deadlineExceeded.seconds : 5) + 10 < (has(p.timeoutSeconds) ? p.timeoutSeconds : (has(self.timeoutSeconds) ? self.timeoutSeconds : 120)))";

@@ -12,15 +12,13 @@
 use k8s_openapi::jiff::Timestamp;
 
 use crate::api::{ProbePhase, ProbeStatus, Verdict};
+use crate::probes::kinds::{exec_exit_code, process_group_kill, rapid_create_delete};
 use crate::probes::{ProbeKind, ResolvedProbe};
 use crate::verdict::{ContainerState, Outcome, PodObservation};
 
 /// How long a pod that was created may be missing from the cache before it counts as deleted
 /// by someone else (the watch normally delivers it within milliseconds).
 pub const MISSING_POD_GRACE_SECONDS: i64 = 15;
-/// Grace period of the process-group-kill probe's delete: its shell handles no signal, so the
-/// kill comes after this.
-pub const PROCESS_GROUP_KILL_GRACE_SECONDS: i64 = 2;
 
 /// The next thing to do for a probe.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,24 +97,6 @@ pub fn needs_privilege(kind: &ProbeKind) -> bool {
 pub fn uses_inspector(kind: &ProbeKind, allow_privileged: bool) -> bool {
     allow_privileged
         && (needs_privilege(kind) || matches!(kind, ProbeKind::RapidCreateDelete { .. }))
-}
-
-/// How long a churn pod of the second half runs before Proctor deletes it, so that its
-/// container (and the child carrying its marker) is really up.
-pub const CHURN_RUN_SECONDS: i64 = 1;
-
-/// Kinds whose verdict reads the container's log.
-pub fn needs_log(kind: &ProbeKind) -> bool {
-    match kind {
-        ProbeKind::Env { .. }
-        | ProbeKind::Stderr { .. }
-        | ProbeKind::LargeOutput { .. }
-        | ProbeKind::WorkingDir { .. }
-        | ProbeKind::ReadOnlyVolume
-        | ProbeKind::UnicodeOutput { .. } => true,
-        ProbeKind::Custom(c) => c.expect.log_equals.is_some() || c.expect.log_contains.is_some(),
-        _ => false,
-    }
 }
 
 /// When a running probe runs out of time: its start plus its timeout for every attempt.
@@ -208,9 +188,11 @@ pub fn next(view: &ProbeView) -> Step {
         // node shows nothing left behind (when the run lets Proctor look).
         return match kind {
             ProbeKind::RapidCreateDelete { .. } if view.allow_privileged => Step::Inspect,
-            ProbeKind::RapidCreateDelete { pods } => {
-                Step::Finish(churn_outcome(*pods, seconds_since_delete(view), None))
-            }
+            ProbeKind::RapidCreateDelete { pods } => Step::Finish(rapid_create_delete::outcome(
+                *pods,
+                seconds_since_delete(view),
+                None,
+            )),
             _ => Step::Wait,
         };
     };
@@ -219,13 +201,7 @@ pub fn next(view: &ProbeView) -> Step {
 
     match kind {
         ProbeKind::ExecExitCode { code } if running => Step::Exec {
-            command: vec![
-                "sh".into(),
-                "-c".into(),
-                r#"exit "$1""#.into(),
-                "probe".into(),
-                code.to_string(),
-            ],
+            command: exec_exit_code::command(*code),
         },
         ProbeKind::ExecMissingBinary if running => Step::Exec {
             command: vec![crate::probes::MISSING_BINARY.into()],
@@ -243,7 +219,7 @@ pub fn next(view: &ProbeView) -> Step {
                 ProbeKind::GracefulShutdown {
                     grace_period_seconds,
                 } => i64::from(*grace_period_seconds),
-                _ => PROCESS_GROUP_KILL_GRACE_SECONDS,
+                _ => process_group_kill::GRACE_SECONDS,
             };
             if running {
                 Step::DeleteWhenReady {
@@ -263,7 +239,7 @@ pub fn next(view: &ProbeView) -> Step {
             // hold its stdio): look at the node once the grace period is over, whatever the
             // container's state.
             let grace_over = view.status.delete_requested_at().is_some_and(|d| {
-                view.now.as_second() - d.as_second() >= PROCESS_GROUP_KILL_GRACE_SECONDS + 5
+                view.now.as_second() - d.as_second() >= process_group_kill::GRACE_SECONDS + 5
             });
             if first.terminated().is_some() || grace_over {
                 Step::Inspect
@@ -314,14 +290,14 @@ pub fn next(view: &ProbeView) -> Step {
                 }
             } else if finished || (first.terminated().is_some() && view.deletion_requested()) {
                 Step::Judge {
-                    read_log: needs_log(kind),
+                    read_log: kind.needs_log(),
                 }
             } else {
                 Step::Wait
             }
         }
         _ if finished => Step::Judge {
-            read_log: needs_log(kind),
+            read_log: kind.needs_log(),
         },
         _ => Step::Wait,
     }
@@ -394,7 +370,7 @@ fn since_start(view: &ProbeView) -> i64 {
 }
 
 /// The churn pods to delete now. Half of them (even indexes) go at once, still being set up;
-/// the others once their container has run for [`CHURN_RUN_SECONDS`] (or ended), so that both
+/// the others once their container has run for [`rapid_create_delete::RUN_SECONDS`] (or ended), so that both
 /// the setup and the teardown paths are exercised. A pod already being deleted is left alone.
 fn churn_deletions(view: &ProbeView) -> Vec<String> {
     let recorded = view.status.delete_requested_at().is_some();
@@ -410,8 +386,9 @@ fn churn_deletions(view: &ProbeView) -> Vec<String> {
                 !recorded
             } else {
                 match &pod.container {
-                    ContainerState::Running { started_at } => started_at
-                        .is_none_or(|s| view.now.as_second() - s.as_second() >= CHURN_RUN_SECONDS),
+                    ContainerState::Running { started_at } => started_at.is_none_or(|s| {
+                        view.now.as_second() - s.as_second() >= rapid_create_delete::RUN_SECONDS
+                    }),
                     _ => pod.is_finished(),
                 }
             };
@@ -459,56 +436,12 @@ pub fn judge_inspection(
         .map(str::to_owned)
         .collect();
     match probe.kind {
-        ProbeKind::RapidCreateDelete { pods } => Some(churn_outcome(
+        ProbeKind::RapidCreateDelete { pods } => Some(rapid_create_delete::outcome(
             pods,
             seconds_since(status, now),
             Some(&leftovers),
         )),
-        _ => crate::verdict::process_group_kill(pods.first(), &leftovers),
-    }
-}
-
-/// The churn verdict once every pod is gone, `seconds` after the first delete; `leftovers` are
-/// the node's processes still carrying a churn pod's marker, `None` when the node was not
-/// inspected.
-pub fn churn_outcome(pods: i32, seconds: i64, leftovers: Option<&[String]>) -> Outcome {
-    let mut checks = vec![crate::api::Check {
-        name: "podsRemaining".into(),
-        expected: "0".into(),
-        observed: "0".into(),
-        passed: true,
-    }];
-    let gone = format!("all {pods} pods were created and deleted; gone within {seconds}s");
-    let Some(leftovers) = leftovers else {
-        return Outcome::from_checks(
-            checks,
-            format!(
-                "{gone}; the node was not inspected for leftovers (that needs spec.allowPrivileged: true, in a namespace the controller grants it)"
-            ),
-        );
-    };
-    checks.push(crate::api::Check {
-        name: "leftoverProcesses".into(),
-        expected: "0".into(),
-        observed: leftovers.len().to_string(),
-        passed: leftovers.is_empty(),
-    });
-    if leftovers.is_empty() {
-        Outcome::from_checks(
-            checks,
-            format!("{gone}; no process of theirs left on the node"),
-        )
-    } else {
-        let mut outcome = Outcome::from_checks(checks, String::new());
-        outcome.message = crate::verdict::bounded(
-            &format!(
-                "expected leftover processes 0, observed {}: {}",
-                leftovers.len(),
-                leftovers.join("; ")
-            ),
-            512,
-        );
-        outcome
+        _ => process_group_kill::judge_leftovers(pods.first(), &leftovers),
     }
 }
 
@@ -1019,10 +952,11 @@ mod tests {
             outcome.message
         );
 
-        let clean = churn_outcome(2, 4, Some(&[]));
+        let clean = rapid_create_delete::outcome(2, 4, Some(&[]));
         assert_eq!(clean.verdict, Verdict::Passed);
         assert_eq!(clean.checks[1].name, "leftoverProcesses");
-        let leaked = churn_outcome(2, 4, Some(&["123 sh -c x proctor-marker-pod-1".into()]));
+        let leaked =
+            rapid_create_delete::outcome(2, 4, Some(&["123 sh -c x proctor-marker-pod-1".into()]));
         assert_eq!(
             (leaked.verdict, leaked.reason.as_str()),
             (Verdict::Failed, "LeftoverProcessesMismatch")

@@ -271,7 +271,7 @@ impl RunWork<'_> {
                             // again, retried with the reconcile.
                             Some(actions::Poll::Done(outcome)) => outcome?,
                         };
-                        ps.checks.push(verdict::exec_action_check(
+                        ps.checks.push(probes::kinds::custom::exec_action_check(
                             index,
                             exec.expect_exit_code,
                             &observed,

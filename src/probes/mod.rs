@@ -12,12 +12,13 @@
 //! - labels that tie the pod to its run and probe, and an owner reference to the run.
 
 pub mod catalog;
-mod kinds;
+pub mod kinds;
 mod names;
 
+pub use kinds::custom::secret_name as custom_secret_name;
 pub use kinds::{
     DEADLINE_GRACE_SECONDS, DEFAULT_ENV_NAME, DEFAULT_ENV_VALUE, DEFAULT_UNICODE_TEXT,
-    MISSING_BINARY, ProbeKind, READ_ONLY_MOUNT, READY_MARKER, TERM_MARKER, custom_secret_name,
+    MISSING_BINARY, ProbeKind, READ_ONLY_MOUNT, READY_MARKER, TERM_MARKER,
 };
 pub use names::{PodNames, fnv1a64};
 

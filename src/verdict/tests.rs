@@ -601,12 +601,12 @@ fn a_failed_action_fails_a_custom_probe_whose_expectations_held() {
         exit_code: Some(0),
         error: None,
     };
-    let action = exec_action_check(0, Some(5), &exec);
+    let action = crate::probes::kinds::custom::exec_action_check(0, Some(5), &exec);
     let outcome = with_action_checks(std::slice::from_ref(&action), passed.clone());
     assert_eq!(outcome.verdict, Verdict::Failed);
     assert_eq!(outcome.message, "expected action1 exit code 5, observed 0");
     assert_eq!(outcome.checks.len(), passed.checks.len() + 1);
-    let fine = exec_action_check(0, Some(0), &exec);
+    let fine = crate::probes::kinds::custom::exec_action_check(0, Some(0), &exec);
     assert_eq!(with_action_checks(&[fine], passed).verdict, Verdict::Passed);
 }
 
@@ -635,19 +635,25 @@ fn concurrent_start_fails_when_any_pod_of_the_burst_did_not_succeed() {
 #[test]
 fn process_group_kill_is_judged_from_the_processes_left_on_the_node() {
     let killed = fixture("graceful-shutdown-faulty-sigterm");
-    let passed = process_group_kill(Some(&killed), &[]).unwrap();
+    let passed =
+        crate::probes::kinds::process_group_kill::judge_leftovers(Some(&killed), &[]).unwrap();
     assert_eq!(passed.verdict, Verdict::Passed, "{passed:?}");
     let left = ["4242 sleep 300 proctor-marker-x".to_owned()];
-    let failed = process_group_kill(Some(&killed), &left).unwrap();
+    let failed =
+        crate::probes::kinds::process_group_kill::judge_leftovers(Some(&killed), &left).unwrap();
     assert_eq!(failed.verdict, Verdict::Failed);
     assert!(failed.message.contains("4242 sleep 300"), "{failed:?}");
     assert_eq!(failed.checks[0].observed, "1");
     // Nothing left yet the container still runs: no verdict yet.
     let running = fixture("running");
-    assert!(process_group_kill(Some(&running), &[]).is_none());
+    assert!(
+        crate::probes::kinds::process_group_kill::judge_leftovers(Some(&running), &[]).is_none()
+    );
     // A process left behind fails the probe even while the container has not ended.
     assert_eq!(
-        process_group_kill(Some(&running), &left).unwrap().verdict,
+        crate::probes::kinds::process_group_kill::judge_leftovers(Some(&running), &left)
+            .unwrap()
+            .verdict,
         Verdict::Failed
     );
 }

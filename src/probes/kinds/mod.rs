@@ -1,0 +1,332 @@
+//! The probe kinds, one file each: its parameters and defaults, the shape of its pods, its
+//! judgement, and its catalog entry. What they share is here: the [`ProbeKind`] enum (each
+//! variant a kind with every parameter resolved), the registry [`KINDS`], the dispatch to each
+//! kind's file, and the helpers that shape a container.
+//!
+//! A new kind is its API type (in [`crate::api`]), its file here, its line in [`KINDS`], its
+//! variant, and its arm in each dispatch below (`name`, `shape_pod`, `judge`); the compiler
+//! points at every match that misses it.
+
+pub mod command_not_found;
+pub mod concurrent_start;
+pub mod custom;
+pub mod deadline_exceeded;
+pub mod env;
+pub mod exec_exit_code;
+pub mod exec_missing_binary;
+pub mod exit_code;
+pub mod graceful_shutdown;
+pub mod large_output;
+pub mod oom_kill;
+pub mod process_group_kill;
+pub mod rapid_create_delete;
+pub mod read_only_volume;
+pub mod restart_count;
+pub mod stderr;
+pub mod termination_message;
+pub mod unicode_output;
+pub mod working_dir;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Container, EmptyDirVolumeSource, Pod, ResourceRequirements, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+use super::InvalidProbe;
+use super::catalog::Entry;
+use crate::api::Probe;
+use crate::verdict::{Evidence, Outcome};
+
+pub use deadline_exceeded::GRACE_SECONDS as DEADLINE_GRACE_SECONDS;
+pub use env::{DEFAULT_ENV_NAME, DEFAULT_ENV_VALUE};
+pub use unicode_output::DEFAULT_UNICODE_TEXT;
+
+/// A path that exists in no image.
+pub const MISSING_BINARY: &str = "/nonexistent/proctor-probe-binary";
+/// Printed by long-running probe containers once they are set up (traps installed, children
+/// started); Proctor acts on them only after seeing it.
+pub const READY_MARKER: &str = "proctor-ready";
+/// Printed (and written to the termination log) by the graceful-shutdown probe on SIGTERM.
+pub const TERM_MARKER: &str = "got-TERM";
+/// Mount point of the read-only volume probe.
+pub const READ_ONLY_MOUNT: &str = "/mnt/proctor-read-only";
+
+/// One kind as the registry knows it.
+pub struct Kind {
+    /// Its field name in a probe of the spec (and in the status).
+    pub name: &'static str,
+    /// The kind with its defaults applied, when the probe sets it.
+    pub resolve: fn(&Probe) -> Option<ProbeKind>,
+    /// What `proctor catalog` says of it.
+    pub entry: Entry,
+}
+
+/// Every kind, in catalog order.
+pub const KINDS: &[Kind] = &[
+    exit_code::KIND,
+    command_not_found::KIND,
+    env::KIND,
+    stderr::KIND,
+    process_group_kill::KIND,
+    concurrent_start::KIND,
+    exec_exit_code::KIND,
+    exec_missing_binary::KIND,
+    large_output::KIND,
+    working_dir::KIND,
+    graceful_shutdown::KIND,
+    read_only_volume::KIND,
+    rapid_create_delete::KIND,
+    oom_kill::KIND,
+    deadline_exceeded::KIND,
+    termination_message::KIND,
+    unicode_output::KIND,
+    restart_count::KIND,
+    custom::KIND,
+];
+
+/// A probe kind with every parameter resolved to the value that will be used.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ProbeKind {
+    ExitCode {
+        code: i32,
+    },
+    CommandNotFound,
+    Env {
+        name: String,
+        value: String,
+    },
+    Stderr {
+        text: String,
+    },
+    ProcessGroupKill {
+        children: i32,
+    },
+    ConcurrentStart {
+        pods: i32,
+    },
+    ExecExitCode {
+        code: i32,
+    },
+    ExecMissingBinary,
+    LargeOutput {
+        lines: i32,
+    },
+    WorkingDir {
+        path: String,
+    },
+    GracefulShutdown {
+        grace_period_seconds: i32,
+    },
+    ReadOnlyVolume,
+    RapidCreateDelete {
+        pods: i32,
+    },
+    OomKill {
+        limit_mib: i32,
+    },
+    DeadlineExceeded {
+        seconds: i32,
+    },
+    TerminationMessage {
+        text: String,
+        fallback_to_logs: bool,
+    },
+    UnicodeOutput {
+        text: String,
+    },
+    RestartCount {
+        failures: i32,
+    },
+    Custom(Box<crate::api::CustomProbe>),
+}
+
+impl ProbeKind {
+    /// The kind the probe sets, with defaults applied.
+    pub fn of(probe: &Probe) -> Result<ProbeKind, InvalidProbe> {
+        let mut kinds: Vec<(&'static str, ProbeKind)> = KINDS
+            .iter()
+            .filter_map(|k| (k.resolve)(probe).map(|kind| (k.name, kind)))
+            .collect();
+        match kinds.len() {
+            1 => Ok(kinds.remove(0).1),
+            0 => Err(InvalidProbe::NoKind {
+                probe: probe.name.clone(),
+            }),
+            count => Err(InvalidProbe::SeveralKinds {
+                probe: probe.name.clone(),
+                count,
+                kinds: kinds.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+            }),
+        }
+    }
+
+    /// The kind's field name in the spec, as shown in the status.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProbeKind::ExitCode { .. } => exit_code::KIND.name,
+            ProbeKind::CommandNotFound => command_not_found::KIND.name,
+            ProbeKind::Env { .. } => env::KIND.name,
+            ProbeKind::Stderr { .. } => stderr::KIND.name,
+            ProbeKind::ProcessGroupKill { .. } => process_group_kill::KIND.name,
+            ProbeKind::ConcurrentStart { .. } => concurrent_start::KIND.name,
+            ProbeKind::ExecExitCode { .. } => exec_exit_code::KIND.name,
+            ProbeKind::ExecMissingBinary => exec_missing_binary::KIND.name,
+            ProbeKind::LargeOutput { .. } => large_output::KIND.name,
+            ProbeKind::WorkingDir { .. } => working_dir::KIND.name,
+            ProbeKind::GracefulShutdown { .. } => graceful_shutdown::KIND.name,
+            ProbeKind::ReadOnlyVolume => read_only_volume::KIND.name,
+            ProbeKind::RapidCreateDelete { .. } => rapid_create_delete::KIND.name,
+            ProbeKind::OomKill { .. } => oom_kill::KIND.name,
+            ProbeKind::DeadlineExceeded { .. } => deadline_exceeded::KIND.name,
+            ProbeKind::TerminationMessage { .. } => termination_message::KIND.name,
+            ProbeKind::UnicodeOutput { .. } => unicode_output::KIND.name,
+            ProbeKind::RestartCount { .. } => restart_count::KIND.name,
+            ProbeKind::Custom(_) => custom::KIND.name,
+        }
+    }
+
+    /// Pods one attempt creates.
+    pub fn pod_count(&self) -> i32 {
+        match self {
+            ProbeKind::ConcurrentStart { pods } | ProbeKind::RapidCreateDelete { pods } => *pods,
+            _ => 1,
+        }
+    }
+
+    /// Whether Proctor deletes the pod as part of the probe and must read its final state
+    /// first: such pods carry [`crate::api::POD_FINALIZER`] from creation.
+    pub fn observes_deletion(&self) -> bool {
+        match self {
+            ProbeKind::GracefulShutdown { .. } | ProbeKind::ProcessGroupKill { .. } => true,
+            ProbeKind::Custom(c) => custom::deletes(c),
+            _ => false,
+        }
+    }
+
+    /// Whether the verdict reads the container's log.
+    pub fn needs_log(&self) -> bool {
+        match self {
+            ProbeKind::Env { .. }
+            | ProbeKind::Stderr { .. }
+            | ProbeKind::LargeOutput { .. }
+            | ProbeKind::WorkingDir { .. }
+            | ProbeKind::ReadOnlyVolume
+            | ProbeKind::UnicodeOutput { .. } => true,
+            ProbeKind::Custom(c) => custom::needs_log(c),
+            _ => false,
+        }
+    }
+
+    /// Sets the command, and whatever else the kind needs, on a base pod.
+    pub fn shape_pod(&self, pod: &mut Pod) {
+        let pod_name = pod.metadata.name.clone().unwrap_or_default();
+        let Some(spec) = pod.spec.as_mut() else {
+            return;
+        };
+        match self {
+            ProbeKind::ExitCode { code } => exit_code::shape(*code, spec),
+            ProbeKind::CommandNotFound => command_not_found::shape(spec),
+            ProbeKind::Env { name, value } => env::shape(name, value, spec),
+            ProbeKind::Stderr { text } => stderr::shape(text, spec),
+            ProbeKind::ProcessGroupKill { children } => {
+                process_group_kill::shape(*children, spec, &pod_name)
+            }
+            ProbeKind::ConcurrentStart { .. } => concurrent_start::shape(spec),
+            ProbeKind::RapidCreateDelete { .. } => rapid_create_delete::shape(spec, &pod_name),
+            ProbeKind::ExecExitCode { .. } | ProbeKind::ExecMissingBinary => {
+                exec_exit_code::shape(spec)
+            }
+            ProbeKind::LargeOutput { lines } => large_output::shape(*lines, spec),
+            ProbeKind::WorkingDir { path } => working_dir::shape(path, spec),
+            ProbeKind::GracefulShutdown {
+                grace_period_seconds,
+            } => graceful_shutdown::shape(*grace_period_seconds, spec),
+            ProbeKind::ReadOnlyVolume => read_only_volume::shape(spec),
+            ProbeKind::OomKill { limit_mib } => oom_kill::shape(*limit_mib, spec),
+            ProbeKind::DeadlineExceeded { seconds } => deadline_exceeded::shape(*seconds, spec),
+            ProbeKind::TerminationMessage {
+                text,
+                fallback_to_logs,
+            } => termination_message::shape(text, *fallback_to_logs, spec),
+            ProbeKind::UnicodeOutput { text } => unicode_output::shape(text, spec),
+            ProbeKind::RestartCount { failures } => restart_count::shape(*failures, spec),
+            ProbeKind::Custom(custom) => custom::shape(custom, spec, &pod_name),
+        }
+        if self.observes_deletion() {
+            pod.metadata.finalizers = Some(vec![crate::api::POD_FINALIZER.into()]);
+        }
+    }
+
+    /// The kind's verdict on one attempt from what was observed; `None` while the evidence is
+    /// not complete (see [`crate::verdict::evaluate`], which checks first that the pod could
+    /// start at all).
+    pub fn judge(&self, evidence: &Evidence) -> Option<Outcome> {
+        match self {
+            ProbeKind::ExitCode { code } => exit_code::judge(*code, evidence),
+            ProbeKind::CommandNotFound => command_not_found::judge(evidence),
+            ProbeKind::Env { value, .. } => env::judge(value, evidence),
+            ProbeKind::Stderr { text } => stderr::judge(text, evidence),
+            ProbeKind::ProcessGroupKill { .. } => process_group_kill::judge(evidence),
+            ProbeKind::ConcurrentStart { pods } => concurrent_start::judge(*pods, evidence),
+            ProbeKind::ExecExitCode { code } => exec_exit_code::judge(*code, evidence),
+            ProbeKind::ExecMissingBinary => exec_missing_binary::judge(evidence),
+            ProbeKind::LargeOutput { lines } => large_output::judge(*lines, evidence),
+            ProbeKind::WorkingDir { path } => working_dir::judge(path, evidence),
+            ProbeKind::GracefulShutdown {
+                grace_period_seconds,
+            } => graceful_shutdown::judge(*grace_period_seconds, evidence),
+            ProbeKind::ReadOnlyVolume => read_only_volume::judge(evidence),
+            ProbeKind::RapidCreateDelete { .. } => rapid_create_delete::judge(evidence),
+            ProbeKind::OomKill { .. } => oom_kill::judge(evidence),
+            ProbeKind::DeadlineExceeded { seconds } => deadline_exceeded::judge(*seconds, evidence),
+            ProbeKind::TerminationMessage {
+                text,
+                fallback_to_logs,
+            } => termination_message::judge(text, *fallback_to_logs, evidence),
+            ProbeKind::UnicodeOutput { text } => unicode_output::judge(text, evidence),
+            ProbeKind::RestartCount { failures } => restart_count::judge(*failures, evidence),
+            ProbeKind::Custom(custom) => custom::judge(custom, evidence),
+        }
+    }
+}
+
+/// `sh -c SCRIPT probe ARGS...`: the script is a constant of a kind's file; arguments arrive as
+/// `$1`, `$2`, ... and are never parsed as shell.
+fn script(container: &mut Container, source: &str, args: &[&str]) {
+    let mut command = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        source.to_owned(),
+        "probe".to_owned(),
+    ];
+    command.extend(args.iter().map(|a| (*a).to_owned()));
+    container.command = Some(command);
+}
+
+fn empty_dir(name: &str) -> Volume {
+    Volume {
+        name: name.into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    }
+}
+
+fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        read_only: read_only.then_some(true),
+        ..VolumeMount::default()
+    }
+}
+
+fn set_memory(container: &mut Container, mib: i32) {
+    let quantity = BTreeMap::from([("memory".to_owned(), Quantity(format!("{mib}Mi")))]);
+    container.resources = Some(ResourceRequirements {
+        limits: Some(quantity.clone()),
+        requests: Some(quantity),
+        ..ResourceRequirements::default()
+    });
+}
