@@ -12,7 +12,7 @@
 use k8s_openapi::jiff::Timestamp;
 
 use crate::api::{ProbePhase, ProbeStatus, Verdict};
-use crate::probes::kinds::{exec_exit_code, process_group_kill, rapid_create_delete};
+use crate::probes::kinds::{process_group_kill, rapid_create_delete};
 use crate::probes::{ProbeKind, ResolvedProbe};
 use crate::verdict::{ContainerState, Outcome, PodObservation};
 
@@ -77,7 +77,7 @@ impl ProbeView<'_> {
 
     /// Whether Proctor asked for the probe's pod to be deleted: recorded in the status, or —
     /// when the controller stopped between the delete and the status write — visible on the pod.
-    fn deletion_requested(&self) -> bool {
+    pub fn deletion_requested(&self) -> bool {
         let recorded = self.status.delete_requested_at().is_some();
         recorded
             || self
@@ -196,111 +196,28 @@ pub fn next(view: &ProbeView) -> Step {
             _ => Step::Wait,
         };
     };
-    let running = matches!(first.container, ContainerState::Running { .. });
-    let finished = first.is_finished();
+    let at = At {
+        view,
+        first,
+        observed: &observed,
+        running: matches!(first.container, ContainerState::Running { .. }),
+        finished: first.is_finished(),
+    };
+    kind.step(&at)
+}
 
-    match kind {
-        ProbeKind::ExecExitCode { code } if running => Step::Exec {
-            command: exec_exit_code::command(*code),
-        },
-        ProbeKind::ExecMissingBinary if running => Step::Exec {
-            command: vec![crate::probes::MISSING_BINARY.into()],
-        },
-        ProbeKind::ExecExitCode { .. } | ProbeKind::ExecMissingBinary if finished => {
-            Step::Finish(Outcome::error(
-                "PodEnded",
-                format!("pod {} ended before the exec", first.name),
-            ))
-        }
-        ProbeKind::GracefulShutdown { .. } | ProbeKind::ProcessGroupKill { .. }
-            if !view.deletion_requested() =>
-        {
-            let grace = match kind {
-                ProbeKind::GracefulShutdown {
-                    grace_period_seconds,
-                } => i64::from(*grace_period_seconds),
-                _ => process_group_kill::GRACE_SECONDS,
-            };
-            if running {
-                Step::DeleteWhenReady {
-                    grace_period_seconds: grace,
-                }
-            } else if finished {
-                Step::Finish(Outcome::error(
-                    "PodEnded",
-                    format!("pod {} ended before it was deleted", first.name),
-                ))
-            } else {
-                Step::Wait
-            }
-        }
-        ProbeKind::ProcessGroupKill { .. } => {
-            // Children that survive the kill may keep the container from ever terminating (they
-            // hold its stdio): look at the node once the grace period is over, whatever the
-            // container's state.
-            let grace_over = view.status.delete_requested_at().is_some_and(|d| {
-                view.now.as_second() - d.as_second() >= process_group_kill::GRACE_SECONDS + 5
-            });
-            if first.terminated().is_some() || grace_over {
-                Step::Inspect
-            } else {
-                Step::Wait
-            }
-        }
-        ProbeKind::GracefulShutdown { .. } => {
-            if first.terminated().is_some() {
-                Step::Judge { read_log: false }
-            } else {
-                Step::Wait
-            }
-        }
-        ProbeKind::RapidCreateDelete { .. } => {
-            let pods = churn_deletions(view);
-            if pods.is_empty() {
-                Step::Wait
-            } else {
-                Step::Delete { pods }
-            }
-        }
-        ProbeKind::ConcurrentStart { .. } => {
-            if observed.len() == view.pods.len() && observed.iter().all(|p| p.is_finished()) {
-                Step::Judge { read_log: false }
-            } else {
-                Step::Wait
-            }
-        }
-        ProbeKind::Custom(custom) => {
-            let actions = custom.actions.as_deref().unwrap_or_default();
-            let done = usize::try_from(view.status.actions_done).unwrap_or_default();
-            if done < actions.len() {
-                if running {
-                    Step::CustomAction { index: done }
-                } else if finished {
-                    Step::Finish(Outcome::error(
-                        "PodEnded",
-                        format!(
-                            "pod {} ended before action {} of {}",
-                            first.name,
-                            done + 1,
-                            actions.len()
-                        ),
-                    ))
-                } else {
-                    Step::Wait
-                }
-            } else if finished || (first.terminated().is_some() && view.deletion_requested()) {
-                Step::Judge {
-                    read_log: kind.needs_log(),
-                }
-            } else {
-                Step::Wait
-            }
-        }
-        _ if finished => Step::Judge {
-            read_log: kind.needs_log(),
-        },
-        _ => Step::Wait,
-    }
+/// A running probe whose first pod is observed, as its kind's step sees it
+/// ([`ProbeKind::step`]).
+pub struct At<'a> {
+    pub view: &'a ProbeView<'a>,
+    /// The attempt's first pod.
+    pub first: &'a PodObservation,
+    /// Every pod of the attempt that the cache shows.
+    pub observed: &'a [&'a PodObservation],
+    /// Whether the first pod's container runs.
+    pub running: bool,
+    /// Whether the first pod finished.
+    pub finished: bool,
 }
 
 /// After a judged attempt: the next attempt while every attempt so far passed and repetitions
@@ -367,34 +284,6 @@ fn since_start(view: &ProbeView) -> i64 {
         .or_else(|| view.started_at())
         .map(|s| view.now.as_second() - s.as_second())
         .unwrap_or_default()
-}
-
-/// The churn pods to delete now. Half of them (even indexes) go at once, still being set up;
-/// the others once their container has run for [`rapid_create_delete::RUN_SECONDS`] (or ended), so that both
-/// the setup and the teardown paths are exercised. A pod already being deleted is left alone.
-fn churn_deletions(view: &ProbeView) -> Vec<String> {
-    let recorded = view.status.delete_requested_at().is_some();
-    view.pods
-        .iter()
-        .enumerate()
-        .filter_map(|(i, (name, pod))| {
-            let pod = pod.as_ref()?;
-            if pod.deletion_requested {
-                return None;
-            }
-            let due = if i % 2 == 0 {
-                !recorded
-            } else {
-                match &pod.container {
-                    ContainerState::Running { started_at } => started_at.is_none_or(|s| {
-                        view.now.as_second() - s.as_second() >= rapid_create_delete::RUN_SECONDS
-                    }),
-                    _ => pod.is_finished(),
-                }
-            };
-            due.then(|| name.clone())
-        })
-        .collect()
 }
 
 /// Seconds from the first delete request to `view.now`.

@@ -5,6 +5,7 @@ use k8s_openapi::api::core::v1::PodSpec;
 
 use super::{Kind, ProbeKind, script};
 use crate::api::Probe;
+use crate::controller::drive::{At, Step};
 use crate::probes::catalog::Entry;
 use crate::verdict::{Evidence, Outcome, equal};
 
@@ -57,4 +58,13 @@ pub fn judge(pods: i32, evidence: &Evidence) -> Option<Outcome> {
         checks,
         format!("all {pods} pods succeeded; starts spread over {spread}"),
     ))
+}
+
+/// Judge once every pod of the burst finished.
+pub fn step(at: &At) -> Step {
+    if at.observed.len() == at.view.pods.len() && at.observed.iter().all(|p| p.is_finished()) {
+        Step::Judge { read_log: false }
+    } else {
+        Step::Wait
+    }
 }

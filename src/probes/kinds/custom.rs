@@ -9,6 +9,7 @@ use super::{Kind, ProbeKind, empty_dir, mount, set_memory};
 use crate::api::{
     Check, CustomProbe, Expectations, ExpectedPhase, Probe, TerminationMessagePolicy,
 };
+use crate::controller::drive::{At, Step};
 use crate::probes::CONTAINER;
 use crate::probes::catalog::Entry;
 use crate::verdict::{
@@ -195,4 +196,35 @@ fn expectations(
     }
     let count = checks.len();
     Outcome::from_checks(checks, format!("all {count} expectations held"))
+}
+
+/// Carry out the actions in order while the pod runs; judge once it finished (or, after a
+/// delete action, once its container ended).
+pub fn step(custom: &CustomProbe, at: &At) -> Step {
+    let view = at.view;
+    let actions = custom.actions.as_deref().unwrap_or_default();
+    let done = usize::try_from(view.status.actions_done).unwrap_or_default();
+    if done < actions.len() {
+        if at.running {
+            Step::CustomAction { index: done }
+        } else if at.finished {
+            Step::Finish(Outcome::error(
+                "PodEnded",
+                format!(
+                    "pod {} ended before action {} of {}",
+                    at.first.name,
+                    done + 1,
+                    actions.len()
+                ),
+            ))
+        } else {
+            Step::Wait
+        }
+    } else if at.finished || (at.first.terminated().is_some() && view.deletion_requested()) {
+        Step::Judge {
+            read_log: needs_log(custom),
+        }
+    } else {
+        Step::Wait
+    }
 }

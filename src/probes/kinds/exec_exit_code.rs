@@ -5,6 +5,7 @@ use k8s_openapi::api::core::v1::PodSpec;
 
 use super::{Kind, ProbeKind, READY_MARKER, script};
 use crate::api::Probe;
+use crate::controller::drive::{At, Step};
 use crate::probes::catalog::Entry;
 use crate::verdict::{Evidence, Outcome, equal};
 
@@ -62,4 +63,23 @@ pub fn judge(code: i32, evidence: &Evidence) -> Option<Outcome> {
             ),
         ),
     })
+}
+
+/// The exec kinds' step: exec `command` once the container runs; a pod that ended first had
+/// no exec.
+pub fn exec_step(command: Vec<String>, at: &At) -> Step {
+    if at.running {
+        Step::Exec { command }
+    } else if at.finished {
+        Step::Finish(Outcome::error(
+            "PodEnded",
+            format!("pod {} ended before the exec", at.first.name),
+        ))
+    } else {
+        Step::Wait
+    }
+}
+
+pub fn step(code: i32, at: &At) -> Step {
+    exec_step(command(code), at)
 }

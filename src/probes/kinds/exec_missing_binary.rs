@@ -3,6 +3,7 @@
 
 use super::{Kind, ProbeKind};
 use crate::api::Probe;
+use crate::controller::drive::{At, Step};
 use crate::probes::catalog::Entry;
 use crate::verdict::{ContainerState, Evidence, Outcome, check};
 
@@ -42,4 +43,8 @@ pub fn judge(evidence: &Evidence) -> Option<Outcome> {
         checks,
         format!("exec failed as expected ({observed})"),
     ))
+}
+
+pub fn step(at: &At) -> Step {
+    super::exec_exit_code::exec_step(vec![super::MISSING_BINARY.into()], at)
 }

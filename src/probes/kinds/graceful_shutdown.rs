@@ -6,6 +6,7 @@ use k8s_openapi::api::core::v1::PodSpec;
 
 use super::{Kind, ProbeKind, READY_MARKER, TERM_MARKER, script};
 use crate::api::Probe;
+use crate::controller::drive::{At, Step};
 use crate::probes::catalog::Entry;
 use crate::verdict::{Evidence, Outcome, check, equal, finished_pod, untold_if_late};
 
@@ -86,4 +87,32 @@ pub fn judge(grace_period_seconds: i32, evidence: &Evidence) -> Option<Outcome> 
             untold_if_late(outcome, within, from_what, used)
         }
     })
+}
+
+/// Before the delete (shared with the process-group kill): delete the pod with this grace
+/// period once it runs (its log then shows it ready); a pod that ended first was not deleted.
+pub fn delete_when_ready(grace_period_seconds: i64, at: &At) -> Step {
+    if at.running {
+        Step::DeleteWhenReady {
+            grace_period_seconds,
+        }
+    } else if at.finished {
+        Step::Finish(Outcome::error(
+            "PodEnded",
+            format!("pod {} ended before it was deleted", at.first.name),
+        ))
+    } else {
+        Step::Wait
+    }
+}
+
+/// Delete the pod once it is ready, judge once its container ended.
+pub fn step(grace_period_seconds: i32, at: &At) -> Step {
+    if !at.view.deletion_requested() {
+        delete_when_ready(i64::from(grace_period_seconds), at)
+    } else if at.first.terminated().is_some() {
+        Step::Judge { read_log: false }
+    } else {
+        Step::Wait
+    }
 }

@@ -1,10 +1,11 @@
 //! The probe kinds, one file each: its parameters and defaults, the shape of its pods, its
-//! judgement, and its catalog entry. What they share is here: the [`ProbeKind`] enum (each
+//! steps (what Proctor does to its pods while they run), its judgement, and its catalog entry. What they share is here: the [`ProbeKind`] enum (each
 //! variant a kind with every parameter resolved), the registry [`KINDS`], the dispatch to each
 //! kind's file, and the helpers that shape a container.
 //!
 //! A new kind is its API type (in [`crate::api`]), its file here, its line in [`KINDS`], its
-//! variant, and its arm in each dispatch below (`name`, `shape_pod`, `judge`); the compiler
+//! variant, and its arm in each dispatch below (`name`, `shape_pod`, `judge`, and `step` when
+//! it does more than wait for its pod to finish); the compiler
 //! points at every match that misses it.
 
 pub mod command_not_found;
@@ -37,6 +38,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use super::InvalidProbe;
 use super::catalog::Entry;
 use crate::api::Probe;
+use crate::controller::drive::{At, Step};
 use crate::verdict::{Evidence, Outcome};
 
 pub use deadline_exceeded::GRACE_SECONDS as DEADLINE_GRACE_SECONDS;
@@ -216,6 +218,26 @@ impl ProbeKind {
             | ProbeKind::UnicodeOutput { .. } => true,
             ProbeKind::Custom(c) => custom::needs_log(c),
             _ => false,
+        }
+    }
+
+    /// What to do next for a running probe whose first pod is observed: the kind's own steps
+    /// (exec, delete, actions, a look at the node), else judge it once its pod finished.
+    pub fn step(&self, at: &At) -> Step {
+        match self {
+            ProbeKind::ExecExitCode { code } => exec_exit_code::step(*code, at),
+            ProbeKind::ExecMissingBinary => exec_missing_binary::step(at),
+            ProbeKind::GracefulShutdown {
+                grace_period_seconds,
+            } => graceful_shutdown::step(*grace_period_seconds, at),
+            ProbeKind::ProcessGroupKill { .. } => process_group_kill::step(at),
+            ProbeKind::RapidCreateDelete { .. } => rapid_create_delete::step(at),
+            ProbeKind::ConcurrentStart { .. } => concurrent_start::step(at),
+            ProbeKind::Custom(custom) => custom::step(custom, at),
+            _ if at.finished => Step::Judge {
+                read_log: self.needs_log(),
+            },
+            _ => Step::Wait,
         }
     }
 

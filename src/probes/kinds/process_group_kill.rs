@@ -6,6 +6,7 @@ use k8s_openapi::api::core::v1::PodSpec;
 
 use super::{Kind, ProbeKind, READY_MARKER, script};
 use crate::api::{Probe, Verdict};
+use crate::controller::drive::{At, Step};
 use crate::probes::catalog::Entry;
 use crate::verdict::{Evidence, Outcome, PodObservation, bounded, check, not_from_the_pod};
 
@@ -92,4 +93,23 @@ pub fn judge_leftovers(pod: Option<&PodObservation>, leftovers: &[String]) -> Op
             checks: vec![check],
         }
     })
+}
+
+/// Delete the pod once it is ready; then look at the node. Children that survive the kill may
+/// keep the container from ever terminating (they hold its stdio): the node is looked at once
+/// the grace period is over, whatever the container's state.
+pub fn step(at: &At) -> Step {
+    let view = at.view;
+    if !view.deletion_requested() {
+        return super::graceful_shutdown::delete_when_ready(GRACE_SECONDS, at);
+    }
+    let grace_over = view
+        .status
+        .delete_requested_at()
+        .is_some_and(|d| view.now.as_second() - d.as_second() >= GRACE_SECONDS + 5);
+    if at.first.terminated().is_some() || grace_over {
+        Step::Inspect
+    } else {
+        Step::Wait
+    }
 }

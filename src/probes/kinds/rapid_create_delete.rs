@@ -7,7 +7,9 @@ use k8s_openapi::api::core::v1::PodSpec;
 
 use super::{Kind, ProbeKind, READY_MARKER, script};
 use crate::api::{Check, Probe};
+use crate::controller::drive::{At, ProbeView, Step};
 use crate::probes::catalog::Entry;
+use crate::verdict::ContainerState;
 use crate::verdict::{Evidence, Outcome, bounded, not_from_the_pod};
 
 /// How long a pod of the second half runs before Proctor deletes it, so that its container
@@ -93,4 +95,41 @@ pub fn outcome(pods: i32, seconds: i64, leftovers: Option<&[String]>) -> Outcome
         );
         outcome
     }
+}
+
+/// Delete the pods as they become due ([`deletions`]).
+pub fn step(at: &At) -> Step {
+    let pods = deletions(at.view);
+    if pods.is_empty() {
+        Step::Wait
+    } else {
+        Step::Delete { pods }
+    }
+}
+
+/// The churn pods to delete now. Half of them (even indexes) go at once, still being set up;
+/// the others once their container has run for [`RUN_SECONDS`] (or ended), so that both
+/// the setup and the teardown paths are exercised. A pod already being deleted is left alone.
+fn deletions(view: &ProbeView) -> Vec<String> {
+    let recorded = view.status.delete_requested_at().is_some();
+    view.pods
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (name, pod))| {
+            let pod = pod.as_ref()?;
+            if pod.deletion_requested {
+                return None;
+            }
+            let due = if i % 2 == 0 {
+                !recorded
+            } else {
+                match &pod.container {
+                    ContainerState::Running { started_at } => started_at
+                        .is_none_or(|s| view.now.as_second() - s.as_second() >= RUN_SECONDS),
+                    _ => pod.is_finished(),
+                }
+            };
+            due.then(|| name.clone())
+        })
+        .collect()
 }
