@@ -28,11 +28,13 @@ mod events;
 mod execute;
 #[cfg(test)]
 mod executor_tests;
+mod inspect;
 mod ready;
 mod reconcile;
 mod schedule;
 mod stage;
 pub mod status;
+mod stream;
 mod sweep;
 
 use std::collections::HashMap;
