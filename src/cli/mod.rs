@@ -5,7 +5,13 @@
 //! run's own policy), [`EXIT_FAILED`] when a probe Failed, [`EXIT_COULD_NOT_RUN`] when the run
 //! could not be carried out (bad input, no cluster, a probe Error, a timeout).
 
-use std::io::{IsTerminal, Write};
+mod controller;
+mod follow;
+
+use controller::{Served, choose_controller, hostname, settle};
+use follow::follow;
+
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -137,7 +143,7 @@ pub fn exit_code(run: &TestRun) -> u8 {
     }
 }
 
-fn finished(run: &TestRun) -> bool {
+pub(crate) fn finished(run: &TestRun) -> bool {
     run.status.as_ref().is_some_and(|s| s.is_finished())
 }
 
@@ -290,94 +296,6 @@ pub async fn run(client: Client, args: RunArgs) -> Result<u8, CliError> {
     Ok(exit_code(&run))
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "host".into())
-}
-
-/// Where the run is served.
-enum Served {
-    Here,
-    Elsewhere,
-}
-
-/// Decides which controller serves the run, from the run's own claim (no cluster-wide look-up:
-/// a CI identity with rights in its namespace only can tell), and says which.
-async fn choose_controller(
-    runs: &Api<TestRun>,
-    name: &str,
-    mode: ControllerMode,
-    own_claim: &str,
-) -> Result<Served, CliError> {
-    match mode {
-        ControllerMode::InProcess => {
-            eprintln!(
-                "controller: in this process (--controller=in-process; claimed as {own_claim})"
-            );
-            return Ok(Served::Here);
-        }
-        ControllerMode::None => {
-            eprintln!(
-                "controller: none started here (--controller=none); waiting for one to serve the run"
-            );
-            return Ok(Served::Elsewhere);
-        }
-        ControllerMode::Auto => {}
-    }
-    let asked = Instant::now();
-    loop {
-        let run = runs
-            .get(name)
-            .await
-            .map_err(api_error(format!("reading TestRun {name}")))?;
-        if let Some(claimant) = crate::controller::claim::claimant(&run) {
-            if claimant == own_claim {
-                return Ok(Served::Here);
-            }
-            eprintln!("controller: {claimant} serves this run (its proctor.dev/controller claim)");
-            return Ok(Served::Elsewhere);
-        }
-        if asked.elapsed() >= CLAIM_PATIENCE {
-            // Nobody claimed it: claim it for a controller here. Of two claims at once one
-            // wins (compare-and-set on the run's resourceVersion); the loser looks again.
-            let claimed =
-                crate::controller::claim_run(&runs.clone().into_client(), &run, own_claim)
-                    .await
-                    .map_err(|e| CliError::Invalid(format!("claiming TestRun {name}: {e}")))?;
-            if claimed {
-                eprintln!(
-                    "controller: in this process (no deployed controller claimed the run within {}s)",
-                    CLAIM_PATIENCE.as_secs()
-                );
-                return Ok(Served::Here);
-            }
-            continue;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// Waits (briefly) until the in-process controller has done what follows the final status: no
-/// pod of the run holds Proctor's finalizer any more.
-async fn settle(pods: &Api<Pod>, uid: &str) {
-    let params = ListParams::default().labels(&format!("{LABEL_RUN_UID}={uid}"));
-    for _ in 0..50 {
-        match pods.list(&params).await {
-            Ok(list)
-                if !list.items.iter().any(|p| {
-                    p.finalizers()
-                        .iter()
-                        .any(|f| f == crate::api::POD_FINALIZER)
-                }) =>
-            {
-                return;
-            }
-            _ => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-}
-
 /// `proctor report`.
 pub async fn report(
     client: Client,
@@ -441,116 +359,6 @@ async fn check_crd(client: &Client, namespace: &str) -> Result<(), CliError> {
     ))
 }
 
-/// Follows the run until it ends, showing progress: a live bar (indicatif) on a terminal, a log
-/// line per change otherwise. An API error on the way is said and retried until the timeout
-/// (one failed read does not end the wait); Ctrl-C ends it.
-async fn follow(runs: &Api<TestRun>, name: &str, timeout: Duration) -> Result<TestRun, CliError> {
-    let started = Instant::now();
-    let terminal = std::io::stderr().is_terminal();
-    let bar = if terminal {
-        live_bar()
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    // Said above the bar on a terminal, as a line of its own elsewhere.
-    let say = |text: String| bar.suspend(|| eprintln!("{text}"));
-    let mut last = String::new();
-    let interrupted = tokio::signal::ctrl_c();
-    tokio::pin!(interrupted);
-    loop {
-        match runs.get(name).await {
-            Ok(run) => {
-                let line = progress(&run, started.elapsed());
-                if terminal {
-                    show(&bar, &run);
-                } else if line_key(&line) != line_key(&last) {
-                    eprintln!("{line}");
-                }
-                last = line;
-                if finished(&run) {
-                    bar.finish();
-                    return Ok(run);
-                }
-            }
-            Err(kube::Error::Api(s)) if s.code == 404 => {
-                bar.abandon();
-                return Err(CliError::Invalid(format!(
-                    "TestRun {name} was deleted while it ran"
-                )));
-            }
-            Err(e) => {
-                say(format!(
-                    "reading TestRun {name}: {}; retrying",
-                    readable(&e)
-                ));
-                last.clear();
-            }
-        }
-        if started.elapsed() >= timeout {
-            bar.abandon();
-            return Err(CliError::Invalid(format!(
-                "TestRun {name} did not finish within {}s (it goes on in the cluster)",
-                timeout.as_secs()
-            )));
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = &mut interrupted => {
-                bar.abandon();
-                return Err(CliError::Invalid(format!(
-                    "interrupted: stopped following TestRun {name} (it goes on in the cluster \
-                     only if a deployed controller serves it)"
-                )));
-            }
-        }
-    }
-}
-
-/// The terminal's progress bar: judged of total probes, the counts, the time so far.
-fn live_bar() -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(0);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} {prefix} [{bar:24}] {pos}/{len} judged ({msg}) {elapsed}",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.enable_steady_tick(Duration::from_millis(250));
-    bar
-}
-
-fn show(bar: &indicatif::ProgressBar, run: &TestRun) {
-    let (phase, s) = report::phase_and_summary(run);
-    bar.set_prefix(phase);
-    bar.set_length(u64::try_from(s.total).unwrap_or_default());
-    bar.set_position(
-        u64::try_from(s.passed + s.failed + s.errored + s.skipped).unwrap_or_default(),
-    );
-    bar.set_message(format!(
-        "{} passed, {} failed, {} errors, {} skipped; {} running",
-        s.passed, s.failed, s.errored, s.skipped, s.running
-    ));
-}
-
-/// The progress line without its clock, to tell a change from a tick.
-fn line_key(line: &str) -> &str {
-    line.rsplit_once(" after ").map(|(k, _)| k).unwrap_or(line)
-}
-
-fn progress(run: &TestRun, elapsed: Duration) -> String {
-    let (phase, s) = report::phase_and_summary(run);
-    format!(
-        "{phase}: {}/{} judged ({} passed, {} failed, {} errors, {} skipped; {} running) after {}s",
-        s.passed + s.failed + s.errored + s.skipped,
-        s.total,
-        s.passed,
-        s.failed,
-        s.errored,
-        s.skipped,
-        s.running,
-        elapsed.as_secs()
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -591,7 +399,7 @@ mod tests {
     #[test]
     fn exit_codes_tell_failed_from_could_not_run() {
         let mut run: TestRun = serde_yaml::from_str(include_str!(
-            "../tests/fixtures/testruns/conformance-runc.yaml"
+            "../../tests/fixtures/testruns/conformance-runc.yaml"
         ))
         .unwrap();
         assert_eq!(exit_code(&run), EXIT_PASSED);
@@ -606,15 +414,15 @@ mod tests {
     #[test]
     fn progress_changes_are_told_apart_from_the_clock() {
         let run: TestRun = serde_yaml::from_str(include_str!(
-            "../tests/fixtures/testruns/conformance-runc.yaml"
+            "../../tests/fixtures/testruns/conformance-runc.yaml"
         ))
         .unwrap();
-        let a = progress(&run, Duration::from_secs(3));
-        let b = progress(&run, Duration::from_secs(4));
+        let a = follow::progress(&run, Duration::from_secs(3));
+        let b = follow::progress(&run, Duration::from_secs(4));
         assert_eq!(
             a,
             "Succeeded: 21/21 judged (20 passed, 0 failed, 0 errors, 1 skipped; 0 running) after 3s"
         );
-        assert_eq!(line_key(&a), line_key(&b));
+        assert_eq!(follow::line_key(&a), follow::line_key(&b));
     }
 }
