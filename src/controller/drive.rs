@@ -138,11 +138,9 @@ pub fn next(view: &ProbeView) -> Step {
     if let Some(deadline) = view.deadline()
         && view.now >= deadline
     {
-        // What the probe's actions showed before it ran out of time stays in the verdict.
-        return Step::Finish(crate::verdict::with_action_checks(
-            &view.status.checks,
-            timed_out(view),
-        ));
+        // What the probe's actions showed before it ran out of time stays in the verdict (see
+        // `record`).
+        return Step::Finish(timed_out(view));
     }
 
     // Between two attempts of a repeated probe (the last one judged, waiting for room under the

@@ -4,23 +4,47 @@
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
-use crate::api::{ProbePhase, ProbeStatus, TerminationTimeline, Verdict};
+use crate::api::{ProbePhase, ProbeStatus};
 use crate::probes::{self, READY_MARKER, ResolvedProbe};
 use crate::verdict::{self, Evidence, Outcome, PodObservation};
 
 use super::drive::{self, ProbeView, Step};
 use super::{Error, act, actions, errors};
 
-use super::schedule::{RunWork, finish};
+use super::record::{self, Observed, Then};
+use super::schedule::RunWork;
 
 /// How often a run with an exec action in the background looks for its outcome.
 const ACTION_POLL: Duration = Duration::from_secs(1);
 
 impl RunWork<'_> {
-    /// Advances one probe as far as it can go in this reconcile.
+    /// Records what was observed of the probe ([`record::record`]), and carries out what that
+    /// asks for: the next attempt of a repeated probe.
+    async fn observed(
+        &mut self,
+        probe: &ResolvedProbe,
+        ps: &mut ProbeStatus,
+        observed: Observed,
+    ) -> Result<Then, Error> {
+        let then = record::record(probe, ps, observed, self.now);
+        if then != Then::NextAttempt {
+            return Ok(then);
+        }
+        self.release(ps).await?;
+        if self.room {
+            self.start_attempt(probe, ps).await?;
+        } else {
+            // Between attempts: judged, no pods yet (see `drive::next`).
+            ps.pods.clear();
+            self.requeue_within(Duration::from_secs(1));
+        }
+        Ok(then)
+    }
+
+    /// Advances one probe as far as it can go in this reconcile: performs the steps
+    /// [`drive::next`] decides, and hands what they showed to [`record::record`].
     pub(super) async fn drive(
         &mut self,
         probe: &ResolvedProbe,
@@ -39,11 +63,11 @@ impl RunWork<'_> {
                 && ps.phase == ProbePhase::Running
             {
                 let nodes = drive::nodes_of(&ps.nodes, &self.observe(&ps.pods));
-                if let Some(outcome) = self.place_inspectors(&nodes).await? {
-                    finish(ps, outcome, self.now);
+                if let Some(refused) = self.place_inspectors(&nodes).await? {
+                    self.observed(probe, ps, Observed::Outcome(refused)).await?;
                     return Ok(());
                 }
-                ps.nodes = nodes;
+                record::record(probe, ps, Observed::Placed { nodes }, self.now);
             }
             let view = ProbeView {
                 probe,
@@ -54,8 +78,9 @@ impl RunWork<'_> {
                 now: self.now,
             };
             let step = drive::next(&view);
-            let evidence_pods: Vec<PodObservation> =
+            let pods: Vec<PodObservation> =
                 view.pods.iter().filter_map(|(_, p)| p.clone()).collect();
+            let first = ps.pods.first().cloned().unwrap_or_default();
             match step {
                 Step::Done | Step::Wait => return Ok(()),
                 Step::Start if !can_start => return Ok(()),
@@ -66,14 +91,11 @@ impl RunWork<'_> {
                 }
                 Step::Start | Step::NextAttempt => {
                     if step == Step::Start {
-                        ps.started_at = Some(Time(self.now));
-                        ps.phase = ProbePhase::Running;
+                        record::record(probe, ps, Observed::Started, self.now);
                     }
-                    self.start_attempt(probe, ps).await?;
-                    return Ok(());
+                    return self.start_attempt(probe, ps).await;
                 }
                 Step::Judge { read_log } => {
-                    let first = ps.pods.first().cloned().unwrap_or_default();
                     let log = if read_log {
                         let needles = match &probe.kind {
                             probes::ProbeKind::Custom(c) => {
@@ -81,15 +103,15 @@ impl RunWork<'_> {
                             }
                             _ => Vec::new(),
                         };
-                        match act::read_log(
+                        let read = act::read_log(
                             &self.ctx.client,
                             &self.rc.namespace,
                             &first,
                             None,
                             &needles,
                         )
-                        .await
-                        {
+                        .await;
+                        match read {
                             Ok(log) => Some(log),
                             // The API server answers, but the kubelet has no log for the
                             // finished container (e.g. it was removed): retrying cannot help.
@@ -98,7 +120,7 @@ impl RunWork<'_> {
                                 ..
                             }) if status.code == 400 || status.code == 404 => {
                                 let outcome = verdict::log_unavailable(&first, &status.message);
-                                self.judged(probe, ps, outcome).await?;
+                                self.observed(probe, ps, Observed::Outcome(outcome)).await?;
                                 continue;
                             }
                             Err(e) => return Err(e),
@@ -106,7 +128,6 @@ impl RunWork<'_> {
                     } else {
                         None
                     };
-                    let deleted_at = ps.delete_requested_at();
                     let timed = matches!(
                         probe.kind,
                         probes::ProbeKind::GracefulShutdown { .. }
@@ -118,21 +139,22 @@ impl RunWork<'_> {
                         None
                     };
                     let evidence = Evidence {
-                        pods: evidence_pods,
+                        pods,
                         log,
                         exec: None,
-                        deleted_at,
+                        deleted_at: ps.delete_requested_at(),
                         kill_started_at,
                     };
-                    let Some(outcome) = verdict::evaluate(&probe.kind, &evidence) else {
+                    if self
+                        .observed(probe, ps, Observed::Evidence(evidence))
+                        .await?
+                        == Then::Continue
+                    {
+                        // Not judged yet (the evidence is not complete): look again later.
                         return Ok(());
-                    };
-                    drive::record_timeline(ps, &evidence);
-                    let outcome = verdict::with_action_checks(&ps.checks, outcome);
-                    self.judged(probe, ps, outcome).await?;
+                    }
                 }
                 Step::Exec { command } => {
-                    let first = ps.pods.first().cloned().unwrap_or_default();
                     let (exec, stdout, stderr) = act::exec(
                         &self.ctx.client,
                         &self.rc.namespace,
@@ -142,24 +164,20 @@ impl RunWork<'_> {
                         self.time_left(probe, ps),
                     )
                     .await?;
-                    let output = format!("{stdout}{stderr}");
                     let evidence = Evidence {
-                        pods: evidence_pods,
-                        log: None,
+                        pods,
                         exec: Some(exec),
-                        deleted_at: None,
-                        kill_started_at: None,
+                        ..Evidence::default()
                     };
-                    let Some(outcome) = verdict::evaluate(&probe.kind, &evidence) else {
+                    let output = format!("{stdout}{stderr}");
+                    let exec = Observed::Exec { evidence, output };
+                    if self.observed(probe, ps, exec).await? == Then::Continue {
                         return Ok(());
-                    };
-                    let outcome = verdict::with_exec_output(outcome, &output);
-                    self.judged(probe, ps, outcome).await?;
+                    }
                 }
                 Step::DeleteWhenReady {
                     grace_period_seconds,
                 } => {
-                    let first = ps.pods.first().cloned().unwrap_or_default();
                     let log = act::read_log(
                         &self.ctx.client,
                         &self.rc.namespace,
@@ -184,11 +202,11 @@ impl RunWork<'_> {
                         Some(grace_period_seconds),
                     )
                     .await?;
-                    ps.termination = Some(TerminationTimeline {
+                    let deleted = Observed::DeleteRequested {
                         grace_period_seconds,
-                        delete_requested_at: Some(Time(self.now)),
-                        ..TerminationTimeline::default()
-                    });
+                        at: self.now,
+                    };
+                    record::record(probe, ps, deleted, self.now);
                     // Pod events follow the shutdown; this covers a pod that never ends.
                     let after_grace = u64::try_from(grace_period_seconds).unwrap_or_default() + 6;
                     self.requeue_within(Duration::from_secs(after_grace));
@@ -198,114 +216,26 @@ impl RunWork<'_> {
                     for name in &pods {
                         act::delete_pod(&self.ctx.client, &self.rc.namespace, name, None).await?;
                     }
-                    // The first delete starts the clock of the churn's "gone within".
-                    if ps.delete_requested_at().is_none() {
-                        ps.termination = Some(TerminationTimeline {
-                            delete_requested_at: Some(Time(self.now)),
-                            ..TerminationTimeline::default()
-                        });
-                    }
+                    record::record(probe, ps, Observed::ChurnDeleted { at: self.now }, self.now);
                     self.requeue_within(Duration::from_secs(1));
                     return Ok(());
                 }
                 Step::CustomAction { index } => {
-                    let probes::ProbeKind::Custom(custom) = &probe.kind else {
+                    if !self.custom_action(probe, ps, index, first).await? {
                         return Ok(());
-                    };
-                    let Some(action) = custom.actions.as_deref().unwrap_or_default().get(index)
-                    else {
-                        return Ok(());
-                    };
-                    let first = ps.pods.first().cloned().unwrap_or_default();
-                    // An exec runs at most once per attempt, across restarts and handovers: it
-                    // is recorded as started (that status written) before it runs. It runs in
-                    // the background, holding no reconcile slot; a later reconcile takes its
-                    // outcome.
-                    let key = format!("{}/{}/{}/{index}", self.rc.run_uid, ps.name, ps.attempts);
-                    let started = usize::try_from(ps.actions_started).unwrap_or(0) > index;
-                    if let Some(exec) = &action.exec {
-                        if !started {
-                            ps.actions_started = i32::try_from(index + 1).unwrap_or(i32::MAX);
-                            self.ctx.actions.claim(&key);
-                            self.requeue_within(Duration::from_millis(100));
-                            return Ok(());
-                        }
-                        let observed = match self.ctx.actions.poll(&key) {
-                            None => {
-                                let outcome = Outcome::error(
-                                    "ActionOutcomeLost",
-                                    format!(
-                                        "action {} (exec) was started by a controller that stopped before it recorded the outcome; it is not run again",
-                                        index + 1
-                                    ),
-                                );
-                                let outcome = verdict::with_action_checks(&ps.checks, outcome);
-                                self.judged(probe, ps, outcome).await?;
-                                return Ok(());
-                            }
-                            Some(actions::Poll::Claimed) => {
-                                let client = self.ctx.client.clone();
-                                let namespace = self.rc.namespace.clone();
-                                let command = exec.command.clone();
-                                let limit = self.time_left(probe, ps);
-                                self.ctx.actions.start(&key, async move {
-                                    act::exec(
-                                        &client,
-                                        &namespace,
-                                        &first,
-                                        probes::CONTAINER,
-                                        command,
-                                        limit,
-                                    )
-                                    .await
-                                    .map(|(observed, _, _)| observed)
-                                });
-                                self.requeue_within(ACTION_POLL);
-                                return Ok(());
-                            }
-                            Some(actions::Poll::Running) => {
-                                self.requeue_within(ACTION_POLL);
-                                return Ok(());
-                            }
-                            // Not carried out (e.g. the API server did not answer): claimed
-                            // again, retried with the reconcile.
-                            Some(actions::Poll::Done(outcome)) => outcome?,
-                        };
-                        ps.checks.push(probes::kinds::custom::exec_action_check(
-                            index,
-                            exec.expect_exit_code,
-                            &observed,
-                        ));
                     }
-                    if let Some(delete) = &action.delete {
-                        let grace = i64::from(delete.grace_period_seconds);
-                        act::delete_pod(&self.ctx.client, &self.rc.namespace, &first, Some(grace))
-                            .await?;
-                        ps.termination = Some(TerminationTimeline {
-                            grace_period_seconds: grace,
-                            // Now, not the reconcile's start: an exec action may have run long.
-                            delete_requested_at: Some(Time(Timestamp::now())),
-                            ..TerminationTimeline::default()
-                        });
-                    }
-                    self.ctx.actions.forget(&key);
-                    ps.actions_done += 1;
-                    ps.actions_started = ps.actions_started.max(ps.actions_done);
-                    self.requeue_within(Duration::from_millis(500));
                 }
                 Step::Inspect => {
-                    let deleted_at = ps.delete_requested_at();
                     let evidence = Evidence {
-                        pods: evidence_pods.clone(),
-                        log: None,
-                        exec: None,
-                        deleted_at,
-                        kill_started_at: None,
+                        pods: pods.clone(),
+                        deleted_at: ps.delete_requested_at(),
+                        ..Evidence::default()
                     };
-                    drive::record_timeline(ps, &evidence);
-                    let outcome = self.inspect(probe, ps, &evidence_pods).await?;
-                    match outcome {
-                        Some(outcome) => self.judged(probe, ps, outcome).await?,
+                    record::record(probe, ps, Observed::Seen(evidence), self.now);
+                    match self.inspect(probe, ps, &pods).await? {
+                        Some(outcome) => {
+                            self.observed(probe, ps, Observed::Outcome(outcome)).await?;
+                        }
                         None => {
                             self.requeue_within(Duration::from_secs(1));
                             return Ok(());
@@ -316,11 +246,7 @@ impl RunWork<'_> {
                     // An attempt's outcome (a running probe's: a churn that passed, a timeout)
                     // counts like a judged one: a passed attempt of a repeated probe goes on to
                     // the next. Its pods are released once the verdict is written (reconcile).
-                    if ps.phase == ProbePhase::Running {
-                        self.judged(probe, ps, outcome).await?;
-                    } else {
-                        finish(ps, outcome, self.now);
-                    }
+                    self.observed(probe, ps, Observed::Outcome(outcome)).await?;
                     return Ok(());
                 }
             }
@@ -328,38 +254,98 @@ impl RunWork<'_> {
         Ok(())
     }
 
-    pub(super) async fn judged(
+    /// Carries out custom action `index` on the probe's pod `first`. An exec runs at most once
+    /// per attempt, across restarts and handovers: it is recorded as started (that status
+    /// written) before it runs, then runs in the background, holding no reconcile slot; a later
+    /// reconcile takes its outcome. `false`: not done in this reconcile (look again later).
+    async fn custom_action(
         &mut self,
         probe: &ResolvedProbe,
         ps: &mut ProbeStatus,
-        outcome: Outcome,
-    ) -> Result<(), Error> {
-        if outcome.verdict == Verdict::Passed {
-            ps.passed_attempts += 1;
-        }
-        match drive::after_attempt(probe, ps, outcome) {
-            Step::NextAttempt => {
-                self.release(ps).await?;
-                if self.room {
-                    self.start_attempt(probe, ps).await
-                } else {
-                    // Between attempts: judged, no pods yet (see `drive::next`).
-                    ps.pods.clear();
-                    self.requeue_within(Duration::from_secs(1));
-                    Ok(())
+        index: usize,
+        first: String,
+    ) -> Result<bool, Error> {
+        let probes::ProbeKind::Custom(custom) = &probe.kind else {
+            return Ok(false);
+        };
+        let Some(action) = custom.actions.as_deref().unwrap_or_default().get(index) else {
+            return Ok(false);
+        };
+        let key = format!("{}/{}/{}/{index}", self.rc.run_uid, ps.name, ps.attempts);
+        let started = usize::try_from(ps.actions_started).unwrap_or(0) > index;
+        let mut check = None;
+        if let Some(exec) = &action.exec {
+            if !started {
+                record::record(probe, ps, Observed::ActionStarted { index }, self.now);
+                self.ctx.actions.claim(&key);
+                self.requeue_within(Duration::from_millis(100));
+                return Ok(false);
+            }
+            let observed = match self.ctx.actions.poll(&key) {
+                None => {
+                    let lost = Outcome::error(
+                        "ActionOutcomeLost",
+                        format!(
+                            "action {} (exec) was started by a controller that stopped before it recorded the outcome; it is not run again",
+                            index + 1
+                        ),
+                    );
+                    self.observed(probe, ps, Observed::Outcome(lost)).await?;
+                    return Ok(false);
                 }
-            }
-            Step::Finish(outcome) => {
-                finish(ps, outcome, self.now);
-                Ok(())
-            }
-            _ => Ok(()),
+                Some(actions::Poll::Claimed) => {
+                    let client = self.ctx.client.clone();
+                    let namespace = self.rc.namespace.clone();
+                    let command = exec.command.clone();
+                    let limit = self.time_left(probe, ps);
+                    self.ctx.actions.start(&key, async move {
+                        act::exec(
+                            &client,
+                            &namespace,
+                            &first,
+                            probes::CONTAINER,
+                            command,
+                            limit,
+                        )
+                        .await
+                        .map(|(observed, _, _)| observed)
+                    });
+                    self.requeue_within(ACTION_POLL);
+                    return Ok(false);
+                }
+                Some(actions::Poll::Running) => {
+                    self.requeue_within(ACTION_POLL);
+                    return Ok(false);
+                }
+                // Not carried out (e.g. the API server did not answer): claimed again, retried
+                // with the reconcile.
+                Some(actions::Poll::Done(outcome)) => outcome?,
+            };
+            check = Some(probes::kinds::custom::exec_action_check(
+                index,
+                exec.expect_exit_code,
+                &observed,
+            ));
         }
+        if let Some(delete) = &action.delete {
+            let grace = i64::from(delete.grace_period_seconds);
+            act::delete_pod(&self.ctx.client, &self.rc.namespace, &first, Some(grace)).await?;
+            let deleted = Observed::DeleteRequested {
+                grace_period_seconds: grace,
+                // Now, not the reconcile's start: an exec action may have run long.
+                at: Timestamp::now(),
+            };
+            record::record(probe, ps, deleted, self.now);
+        }
+        self.ctx.actions.forget(&key);
+        record::record(probe, ps, Observed::ActionDone { check }, self.now);
+        self.requeue_within(Duration::from_millis(500));
+        Ok(true)
     }
 
-    /// Creates the pods (and Secrets, and the inspector) of the probe's next attempt. When the
-    /// API server refuses one of them for good ([`errors::refusal`]), the attempt still counts
-    /// and the probe ends as an `Error` with the server's words; other probes go on.
+    /// Creates the pods (and Secrets) of the probe's next attempt. When the API server refuses
+    /// one of them for good ([`errors::refusal`]), the attempt still counts and the probe ends
+    /// as an `Error` with the server's words; other probes go on.
     pub(super) async fn start_attempt(
         &mut self,
         probe: &ResolvedProbe,
@@ -370,20 +356,15 @@ impl RunWork<'_> {
             Ok(()) => None,
             Err(e) => Some(errors::refusal(&e).ok_or(e)?),
         };
-        ps.attempts += 1;
-        ps.pods = pods
-            .iter()
-            .filter_map(|p| p.metadata.name.clone())
-            .collect();
-        ps.actions_done = 0;
-        ps.actions_started = 0;
-        ps.attempt_started_at = Some(Time(self.now));
-        ps.checks.clear();
-        ps.termination = None;
-        ps.nodes.clear();
-        match refused {
-            Some(outcome) => finish(ps, outcome, self.now),
-            None => self.requeue_within(Duration::from_secs(1)),
+        let created = Observed::Created {
+            pods: pods
+                .iter()
+                .filter_map(|p| p.metadata.name.clone())
+                .collect(),
+            refused,
+        };
+        if record::record(probe, ps, created, self.now) == Then::Continue {
+            self.requeue_within(Duration::from_secs(1));
         }
         Ok(())
     }

@@ -31,6 +31,7 @@ mod executor_tests;
 mod inspect;
 mod ready;
 mod reconcile;
+mod record;
 mod schedule;
 mod stage;
 pub mod status;

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
@@ -113,7 +112,7 @@ impl RunWork<'_> {
                 Err(invalid) => {
                     self.stalled = Some(invalid.to_string());
                     if ps.phase != ProbePhase::Finished {
-                        finish(
+                        super::record::finish(
                             &mut ps,
                             Outcome::error("InvalidProbe", invalid.to_string()),
                             self.now,
@@ -230,17 +229,5 @@ impl RunWork<'_> {
             }
         }
         Ok(())
-    }
-}
-
-pub(super) fn finish(ps: &mut ProbeStatus, outcome: Outcome, now: Timestamp) {
-    ps.phase = ProbePhase::Finished;
-    ps.verdict = Some(outcome.verdict);
-    ps.reason = Some(outcome.reason);
-    ps.message = Some(outcome.message);
-    ps.checks = outcome.checks;
-    ps.finished_at = Some(Time(now));
-    if ps.started_at.is_none() {
-        ps.started_at = Some(Time(now));
     }
 }
