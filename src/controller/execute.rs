@@ -243,6 +243,12 @@ impl RunWork<'_> {
                     }
                 }
                 Step::Finish(outcome) => {
+                    // An exec action this process runs in the background ends by the probe's
+                    // deadline too: its outcome goes into the verdict.
+                    if !self.take_exec_in_flight(probe, ps) {
+                        self.requeue_within(ACTION_POLL);
+                        return Ok(());
+                    }
                     // An attempt's outcome (a running probe's: a churn that passed, a timeout)
                     // counts like a judged one: a passed attempt of a repeated probe goes on to
                     // the next. Its pods are released once the verdict is written (reconcile).
@@ -252,6 +258,51 @@ impl RunWork<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The key of custom action `index` of the probe's current attempt (see [`actions`]).
+    fn action_key(&self, ps: &ProbeStatus, index: usize) -> String {
+        format!("{}/{}/{}/{index}", self.rc.run_uid, ps.name, ps.attempts)
+    }
+
+    /// Before a running probe ends without its actions done (a timeout): the outcome of an exec
+    /// action this process runs in the background, recorded as the action's check. `false`:
+    /// still running (it is bounded by the same deadline: look again shortly).
+    fn take_exec_in_flight(&mut self, probe: &ResolvedProbe, ps: &mut ProbeStatus) -> bool {
+        let probes::ProbeKind::Custom(custom) = &probe.kind else {
+            return true;
+        };
+        if ps.phase != ProbePhase::Running || ps.actions_started <= ps.actions_done {
+            return true;
+        }
+        let index = usize::try_from(ps.actions_done).unwrap_or_default();
+        let Some(exec) = custom
+            .actions
+            .as_deref()
+            .unwrap_or_default()
+            .get(index)
+            .and_then(|a| a.exec.as_ref())
+        else {
+            return true;
+        };
+        let key = self.action_key(ps, index);
+        match self.ctx.actions.poll(&key) {
+            Some(actions::Poll::Running) => false,
+            Some(actions::Poll::Done(Ok(observed))) => {
+                self.ctx.actions.forget(&key);
+                let check = probes::kinds::custom::exec_action_check(
+                    index,
+                    exec.expect_exit_code,
+                    &observed,
+                );
+                record::record(probe, ps, Observed::ActionCutOff { check }, self.now);
+                true
+            }
+            _ => {
+                self.ctx.actions.forget(&key);
+                true
+            }
+        }
     }
 
     /// Carries out custom action `index` on the probe's pod `first`. An exec runs at most once
@@ -271,7 +322,7 @@ impl RunWork<'_> {
         let Some(action) = custom.actions.as_deref().unwrap_or_default().get(index) else {
             return Ok(false);
         };
-        let key = format!("{}/{}/{}/{index}", self.rc.run_uid, ps.name, ps.attempts);
+        let key = self.action_key(ps, index);
         let started = usize::try_from(ps.actions_started).unwrap_or(0) > index;
         let mut check = None;
         if let Some(exec) = &action.exec {

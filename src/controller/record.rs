@@ -46,6 +46,8 @@ pub enum Observed {
     ActionStarted { index: usize },
     /// Custom action `index` is done; an exec action's check.
     ActionDone { check: Option<Check> },
+    /// An exec action was cut off as its probe ran out of time: its check, the action not done.
+    ActionCutOff { check: Check },
 }
 
 /// What the probe needs from the executor next.
@@ -143,6 +145,10 @@ pub fn record(
         }
         Observed::ActionStarted { index } => {
             ps.actions_started = i32::try_from(index + 1).unwrap_or(i32::MAX);
+            Then::Continue
+        }
+        Observed::ActionCutOff { check } => {
+            ps.checks.push(check);
             Then::Continue
         }
         Observed::ActionDone { check } => {
