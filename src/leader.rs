@@ -112,10 +112,7 @@ impl LeaderElection {
                 }),
             };
             return match api.create(&PostParams::default(), &lease).await {
-                Ok(_) => {
-                    crate::metrics::METRICS.write("create", "leases");
-                    Ok(Attempt::Leading)
-                }
+                Ok(_) => Ok(Attempt::Leading),
                 Err(kube::Error::Api(e)) if e.code == 409 => Ok(Attempt::Conflict),
                 Err(e) => Err(e),
             };
@@ -137,10 +134,7 @@ impl LeaderElection {
             .replace(&lease.name_any(), &PostParams::default(), &lease)
             .await
         {
-            Ok(_) => {
-                crate::metrics::METRICS.write("update", "leases");
-                Ok(Attempt::Leading)
-            }
+            Ok(_) => Ok(Attempt::Leading),
             Err(kube::Error::Api(e)) if e.code == 409 => Ok(Attempt::Conflict),
             Err(e) => Err(e),
         }
@@ -220,7 +214,6 @@ impl LeaderElection {
             .await
             .is_ok()
         {
-            crate::metrics::METRICS.write("update", "leases");
             tracing::info!(lease = %self.name, "released the lease");
         }
     }

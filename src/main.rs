@@ -185,7 +185,8 @@ async fn controller(
             }
         }
     }
-    let client = match kube::Client::try_default().await {
+    // Every write the operator's client sends is counted in the registry /metrics serves.
+    let client = match counted_client(&health.metrics).await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("no usable kubeconfig or in-cluster config: {e}");
@@ -202,6 +203,7 @@ async fn controller(
     tracing::info!(image = %image, from = %source, "probe image");
     config.default_image = image;
     config.caches_synced = health.synced.clone();
+    config.metrics = health.metrics.clone();
     health.ready.store(true, Ordering::Relaxed);
     let Some(election) = election else {
         tracing::info!("controller starting");
@@ -230,6 +232,19 @@ async fn controller(
     };
     election.release(&client).await;
     finish(result)
+}
+
+/// A client of the current kubeconfig context (or the in-cluster config) whose writes are
+/// counted in `metrics`.
+async fn counted_client(
+    metrics: &std::sync::Arc<proctor::metrics::Metrics>,
+) -> Result<kube::Client, kube::Error> {
+    let config = kube::Config::infer()
+        .await
+        .map_err(kube::Error::InferConfig)?;
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&metrics.counting_writes())
+        .build())
 }
 
 /// Runs a client command: its exit code, or 2 when it could not be carried out.

@@ -3,7 +3,7 @@
 //! Labels are bounded sets: probe kinds, verdicts, run phases, error categories, API verbs and
 //! resources. Never an object name.
 
-use std::sync::LazyLock;
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::{
@@ -29,8 +29,51 @@ pub struct Metrics {
     pub api_writes: IntCounterVec,
 }
 
-/// The process's metrics. A registry of its own (not the prometheus crate's default one).
-pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+/// The verb and resource of a request that writes (`("patch", "testruns/status")`), from its
+/// method and path; `None` for a read. An exec or attach (a GET that upgrades) creates.
+pub fn write_of(method: &http::Method, path: &str) -> Option<(&'static str, String)> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    // /api/v1/... or /apis/<group>/<version>/...
+    let rest = match segments.as_slice() {
+        ["api", _version, rest @ ..] => rest,
+        ["apis", _group, _version, rest @ ..] => rest,
+        _ => return None,
+    };
+    let rest = match rest {
+        ["namespaces", _namespace, rest @ ..] if !rest.is_empty() => rest,
+        rest => rest,
+    };
+    let (resource, subresource) = match rest {
+        [resource] | [resource, _] => (*resource, None),
+        [resource, _, sub, ..] => (*resource, Some(*sub)),
+        [] => return None,
+    };
+    let resource = match subresource {
+        Some(sub) => format!("{resource}/{sub}"),
+        None => resource.to_owned(),
+    };
+    let verb = match *method {
+        http::Method::POST => "create",
+        http::Method::PUT => "update",
+        http::Method::PATCH => "patch",
+        http::Method::DELETE => "delete",
+        http::Method::GET if matches!(subresource, Some("exec" | "attach")) => "create",
+        _ => return None,
+    };
+    Some((verb, resource))
+}
 
 const SECONDS_BUCKETS: &[f64] = &[
     0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0,
@@ -40,7 +83,7 @@ impl Metrics {
     // The definitions are constants: an invalid one is a programming error, which the unit test
     // below catches before any release.
     #[allow(clippy::expect_used)]
-    fn new() -> Metrics {
+    pub fn new() -> Metrics {
         let registry =
             Registry::new_custom(Some("proctor".into()), None).expect("valid registry prefix");
         let counter = |name: &str, help: &str, labels: &[&str]| {
@@ -114,6 +157,22 @@ impl Metrics {
         self.api_writes.with_label_values(&[verb, resource]).inc();
     }
 
+    /// A client layer that counts every write the client sends (by verb and resource) in
+    /// `api_writes`: where the requests go out, so that no write goes uncounted.
+    pub fn counting_writes(
+        self: &Arc<Self>,
+    ) -> tower::util::MapRequestLayer<
+        impl Fn(http::Request<kube::client::Body>) -> http::Request<kube::client::Body> + Clone + use<>,
+    > {
+        let metrics = Arc::clone(self);
+        tower::util::MapRequestLayer::new(move |request: http::Request<kube::client::Body>| {
+            if let Some((verb, resource)) = write_of(request.method(), request.uri().path()) {
+                metrics.write(verb, &resource);
+            }
+            request
+        })
+    }
+
     pub fn observe(histogram: &HistogramVec, labels: &[&str], d: Duration) {
         histogram.with_label_values(labels).observe(d.as_secs_f64());
     }
@@ -125,7 +184,7 @@ mod tests {
 
     #[test]
     fn every_metric_is_registered_and_rendered_with_the_proctor_prefix() {
-        let m = &*METRICS;
+        let m = Metrics::new();
         m.runs.with_label_values(&["Succeeded"]).inc();
         m.probes.with_label_values(&["exitCode", "Passed"]).inc();
         Metrics::observe(&m.probe_duration, &["exitCode"], Duration::from_secs(2));
@@ -148,6 +207,64 @@ mod tests {
             "proctor_api_writes_total{resource=\"pods\",verb=\"create\"}",
         ] {
             assert!(text.contains(name), "{name} missing from:\n{text}");
+        }
+    }
+
+    #[test]
+    fn writes_are_told_from_reads_by_verb_and_resource() {
+        use http::Method;
+        let cases = [
+            (
+                Method::POST,
+                "/api/v1/namespaces/ns/pods",
+                Some(("create", "pods")),
+            ),
+            (
+                Method::DELETE,
+                "/api/v1/namespaces/ns/pods/p-0",
+                Some(("delete", "pods")),
+            ),
+            (
+                Method::PATCH,
+                "/api/v1/namespaces/ns/pods/p-0",
+                Some(("patch", "pods")),
+            ),
+            (
+                Method::PATCH,
+                "/apis/proctor.dev/v1alpha1/namespaces/ns/testruns/r/status",
+                Some(("patch", "testruns/status")),
+            ),
+            (
+                Method::POST,
+                "/apis/events.k8s.io/v1/namespaces/ns/events",
+                Some(("create", "events")),
+            ),
+            (
+                Method::PUT,
+                "/apis/coordination.k8s.io/v1/namespaces/ns/leases/l",
+                Some(("update", "leases")),
+            ),
+            (
+                Method::GET,
+                "/api/v1/namespaces/ns/pods/p-0/exec",
+                Some(("create", "pods/exec")),
+            ),
+            (
+                Method::POST,
+                "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                Some(("create", "customresourcedefinitions")),
+            ),
+            (Method::GET, "/api/v1/namespaces/ns/pods/p-0/log", None),
+            (Method::GET, "/api/v1/pods", None),
+            (Method::GET, "/version", None),
+        ];
+        for (method, path, expected) in cases {
+            let got = write_of(&method, path);
+            assert_eq!(
+                got.as_ref().map(|(v, r)| (*v, r.as_str())),
+                expected,
+                "{method} {path}"
+            );
         }
     }
 }

@@ -19,6 +19,8 @@ pub struct Health {
     pub leading: AtomicBool,
     /// Set by the controller once its caches of runs and pods are filled.
     pub synced: Arc<AtomicBool>,
+    /// The registry `/metrics` serves (the controller's, and its client's write counts).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Serves the endpoints on `listener` until the process ends.
@@ -72,7 +74,7 @@ fn respond(request_line: &str, health: &Health) -> (&'static str, &'static str, 
         "/metrics" => (
             "200 OK",
             "text/plain; version=0.0.4; charset=utf-8",
-            crate::metrics::METRICS.render(),
+            health.metrics.render(),
         ),
         "/healthz" => ("200 OK", TEXT, "ok\n".into()),
         "/readyz" => {
@@ -125,7 +127,7 @@ mod tests {
             respond("POST /metrics HTTP/1.1", &health).0,
             "405 Method Not Allowed"
         );
-        crate::metrics::METRICS.write("patch", "testruns/status");
+        health.metrics.write("patch", "testruns/status");
         let (status, content_type, body) = respond("GET /metrics?x=1 HTTP/1.1", &health);
         assert_eq!(status, "200 OK");
         assert!(content_type.starts_with("text/plain; version=0.0.4"));

@@ -42,20 +42,25 @@ spec:
 }
 
 fn proctor(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_proctor"))
-        .args(args)
-        .env(
-            "KUBECONFIG",
-            std::env::var("PROCTOR_TEST_KUBECONFIG").expect("PROCTOR_TEST_KUBECONFIG"),
-        )
-        .env("PROCTOR_DEFAULT_IMAGE", PROBE_IMAGE)
-        .output()
-        .unwrap();
+    let out = proctor_command(args).output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// `proctor` with the test cluster's kubeconfig and probe image.
+fn proctor_command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_proctor"));
+    command
+        .args(args)
+        .env(
+            "KUBECONFIG",
+            std::env::var("PROCTOR_TEST_KUBECONFIG").expect("PROCTOR_TEST_KUBECONFIG"),
+        )
+        .env("PROCTOR_DEFAULT_IMAGE", PROBE_IMAGE);
+    command
 }
 
 #[tokio::test]
@@ -324,21 +329,7 @@ async fn a_run_given_up_on_leaves_no_pod_held() {
         let dir = std::env::temp_dir().join(format!("proctor-cli-{ns}"));
         std::fs::create_dir_all(&dir).unwrap();
         let manifest_path = dir.join("held.yaml");
-        std::fs::write(
-            &manifest_path,
-            r#"apiVersion: proctor.dev/v1alpha1
-kind: TestRun
-metadata: {name: held}
-spec:
-  probes:
-  - name: slow-stop
-    custom:
-      command: [sh, -c, "trap '' TERM; while :; do sleep 1; done"]
-      actions: [{delete: {gracePeriodSeconds: 120}}]
-      expect: {exitCode: 137}
-"#,
-        )
-        .unwrap();
+        std::fs::write(&manifest_path, HELD).unwrap();
         let (code, _, stderr) = proctor(&[
             "run",
             "-f",
@@ -364,6 +355,99 @@ spec:
             );
         }
         assert!(stderr.contains("released 1 probe pods"), "{stderr}");
+    })
+    .await;
+}
+
+/// The manifest of a run whose one probe pod holds Proctor's finalizer for two minutes (a
+/// delete with a 120 s grace period of a container that ignores SIGTERM).
+const HELD: &str = r#"apiVersion: proctor.dev/v1alpha1
+kind: TestRun
+metadata: {name: held}
+spec:
+  probes:
+  - name: slow-stop
+    custom:
+      command: [sh, -c, "trap '' TERM; while :; do sleep 1; done"]
+      actions: [{delete: {gracePeriodSeconds: 120}}]
+      expect: {exitCode: 137}
+"#;
+
+/// Ctrl-C (SIGINT) while a probe pod holds Proctor's finalizer: `proctor run --wait` stops,
+/// says so, and its in-process controller leaves nothing held, so that deleting the run and its
+/// namespace completes.
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn ctrl_c_leaves_no_pod_held() {
+    with_namespace("ci-interrupt", |client, ns| async move {
+        install_crd(&client).await;
+        let dir = std::env::temp_dir().join(format!("proctor-cli-{ns}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let manifest_path = dir.join("held.yaml");
+        std::fs::write(&manifest_path, HELD).unwrap();
+        let child = proctor_command(&[
+            "run",
+            "-f",
+            manifest_path.to_str().unwrap(),
+            "-n",
+            &ns,
+            "--wait",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+        // Interrupted once the pod is held and being deleted (its grace period running).
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        loop {
+            let list = pods.list(&Default::default()).await.unwrap();
+            let held = list.items.iter().any(|p| {
+                p.metadata.deletion_timestamp.is_some()
+                    && p.finalizers()
+                        .iter()
+                        .any(|f| f == proctor::api::POD_FINALIZER)
+            });
+            if held {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no held pod: {list:#?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("interrupted"), "{stderr}");
+        for pod in pods.list(&Default::default()).await.unwrap().items {
+            assert!(
+                !pod.finalizers()
+                    .iter()
+                    .any(|f| f == proctor::api::POD_FINALIZER),
+                "pod {} still held: {stderr}",
+                pod.name_any()
+            );
+        }
+        // Nothing holds the run's deletion either.
+        let runs: Api<proctor::api::TestRun> = Api::namespaced(client.clone(), &ns);
+        runs.delete("held", &Default::default()).await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            while runs.get_opt("held").await.unwrap().is_some() {
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            }
+        })
+        .await
+        .expect("the run is deleted");
     })
     .await;
 }

@@ -111,7 +111,6 @@ where
         client.clone(),
         meta.namespace.as_deref().unwrap_or_default(),
     );
-    crate::metrics::METRICS.write("create", K::plural(&()).as_ref());
     enter(|| format!("creating {} {name}", K::plural(&())));
     match api.create(&PostParams::default(), object).await {
         Ok(_) => Ok(false),
@@ -131,7 +130,6 @@ pub async fn delete_pod(
         grace_period_seconds: grace.map(|g| g.max(0) as u32),
         ..DeleteParams::default()
     };
-    crate::metrics::METRICS.write("delete", "pods");
     enter(|| format!("deleting pod {name}"));
     let deleted = bounded(CALL_TIMEOUT, || format!("deleting pod {name}"), async {
         Ok(api.delete(name, &params).await)
@@ -168,7 +166,6 @@ pub async fn release_pod(client: &Client, pod: &Pod) -> Result<(), Error> {
         message: e.to_string(),
     })?;
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
-    crate::metrics::METRICS.write("patch", "pods");
     enter(|| format!("releasing pod {name}"));
     let patched = bounded(CALL_TIMEOUT, || format!("releasing pod {name}"), async {
         Ok(api
@@ -247,7 +244,6 @@ pub async fn apply_status(
         "kind": "TestRun",
         "status": status,
     });
-    crate::metrics::METRICS.write("patch", "testruns/status");
     enter(|| format!("writing the status of {name}"));
     let what = || format!("writing the status of {name}");
     let written = bounded(CALL_TIMEOUT, what, async {
@@ -277,7 +273,6 @@ pub async fn claim_run(client: &Client, run: &TestRun, claim: &str) -> Result<bo
         "resourceVersion": run.metadata.resource_version,
         "annotations": {crate::api::ANNOTATION_CONTROLLER: claim},
     }});
-    crate::metrics::METRICS.write("patch", "testruns");
     enter(|| format!("claiming TestRun {name}"));
     let patched = bounded(CALL_TIMEOUT, || format!("claiming TestRun {name}"), async {
         Ok(api
@@ -296,7 +291,6 @@ pub async fn delete_run(client: &Client, run: &TestRun) -> Result<(), Error> {
     let ns = run.metadata.namespace.as_deref().unwrap_or_default();
     let name = run.metadata.name.clone().unwrap_or_default();
     let api: Api<TestRun> = Api::namespaced(client.clone(), ns);
-    crate::metrics::METRICS.write("delete", "testruns");
     enter(|| format!("deleting TestRun {name}"));
     let deleted = bounded(CALL_TIMEOUT, || format!("deleting TestRun {name}"), async {
         Ok(api.delete(&name, &DeleteParams::background()).await)

@@ -24,7 +24,7 @@ pub(super) async fn report_transitions(
     new: &TestRunStatus,
     pods: &HashMap<String, Arc<Pod>>,
 ) {
-    let metrics = &crate::metrics::METRICS;
+    let metrics = &ctx.config.metrics;
     let mut events = Vec::new();
     if old.start_time.is_none() && new.start_time.is_some() {
         events.push(Event {
@@ -119,7 +119,6 @@ pub(super) async fn report_transitions(
     }
     let reference = kube::Resource::object_ref(run, &());
     for event in events {
-        crate::metrics::METRICS.write("create", "events");
         stage::enter(|| format!("publishing the event {}", event.reason));
         let published =
             tokio::time::timeout(act::CALL_TIMEOUT, ctx.recorder.publish(&event, &reference)).await;

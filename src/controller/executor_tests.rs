@@ -127,6 +127,11 @@ async fn reconcile_once(
         }
     });
 
+    // Counted as the operator's own client counts its writes.
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let service = tower::ServiceBuilder::new()
+        .layer(metrics.counting_writes())
+        .service(service);
     let client = Client::new(service, NS);
     let (pod_store, mut pod_writer): (_, Writer<Pod>) = reflector::store();
     pod_writer.apply_watcher_event(&watcher::Event::Init);
@@ -149,6 +154,7 @@ async fn reconcile_once(
         client,
         config: Config {
             default_image: "proctor.local/probe:v1".into(),
+            metrics: metrics.clone(),
             ..Config::default()
         },
         pods_ready: ready::Ready::of(pod_store.clone()),
@@ -167,7 +173,13 @@ async fn reconcile_once(
     server.await.expect("the mock server ends");
     drop((pod_writer, run_writer));
     let calls = calls.lock().map(|c| c.clone()).unwrap_or_default();
+    LAST_METRICS.with(|m| *m.borrow_mut() = metrics.render());
     (result, calls)
+}
+
+thread_local! {
+    /// The metrics of the last [`reconcile_once`] on this thread, as `/metrics` renders them.
+    static LAST_METRICS: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 /// A created object as the API server returns it, a written status on the run, anything else
@@ -228,6 +240,15 @@ async fn a_new_run_creates_its_pods_and_writes_its_status() {
     assert_eq!(status.probes[0].attempts, 1);
     assert_eq!(status.probes[0].pods, vec![pod_name.to_owned()]);
     assert_eq!(event_reasons(&calls), vec!["Started"]);
+    // Each write counted once, by verb and resource, where the client sent it.
+    let metrics = LAST_METRICS.with(|m| m.borrow().clone());
+    for line in [
+        r#"proctor_api_writes_total{resource="pods",verb="create"} 1"#,
+        r#"proctor_api_writes_total{resource="testruns/status",verb="patch"} 1"#,
+        r#"proctor_api_writes_total{resource="events",verb="create"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "{line} not in:\n{metrics}");
+    }
 }
 
 #[tokio::test]
@@ -256,6 +277,8 @@ async fn a_finished_run_makes_no_call() {
     let (result, calls) = reconcile_once(&run(probes, Some(status)), Vec::new(), |_| None).await;
     result.expect("the reconcile succeeds");
     assert!(calls.is_empty(), "{calls:#?}");
+    let metrics = LAST_METRICS.with(|m| m.borrow().clone());
+    assert!(!metrics.contains("proctor_api_writes_total{"), "{metrics}");
 }
 
 #[tokio::test]

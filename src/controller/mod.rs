@@ -78,6 +78,8 @@ pub struct Config {
     /// Set once both caches (runs and pods) hold their first complete list: the leader's
     /// `/readyz` reports it.
     pub caches_synced: Arc<std::sync::atomic::AtomicBool>,
+    /// Where the reconciles, verdicts and runs are counted (the registry `/metrics` serves).
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Namespaces whose runs may use privileged checks (`spec.allowPrivileged`: the hostPID
     /// inspector). Empty by default: only the cluster's operator, who sets this, grants it.
     pub privileged_namespaces: Vec<String>,
@@ -96,6 +98,7 @@ impl Default for Config {
             claim: crate::api::DEPLOYED_CLAIM.into(),
             claims_unclaimed: true,
             caches_synced: Arc::default(),
+            metrics: Arc::default(),
         }
     }
 }

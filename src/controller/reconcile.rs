@@ -36,9 +36,10 @@ pub(super) async fn reconcile(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Ac
     // No deadline here: each call the reconcile waits for is bounded where it is made (an API
     // call by `act::CALL_TIMEOUT`, an exec by the time its probe has left).
     let span = tracing::info_span!("reconcile", run = %name);
+    let ctx_metrics = ctx.config.metrics.clone();
     let result = tracing::Instrument::instrument(stage.scope(reconcile_run(run, ctx)), span).await;
     stage.end(&result);
-    let metrics = &crate::metrics::METRICS;
+    let metrics = &ctx_metrics;
     crate::metrics::Metrics::observe(&metrics.reconcile_duration, &[], started.elapsed());
     if let Err(e) = &result {
         metrics

@@ -120,7 +120,6 @@ async fn run_exec(
     command: Vec<String>,
 ) -> Result<(ExecObservation, String, String), Error> {
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
-    crate::metrics::METRICS.write("create", "pods/exec");
     let params = AttachParams::default()
         .container(container)
         .stdin(false)
