@@ -1,4 +1,5 @@
-//! The Events and metrics of a run's transitions.
+//! The Events and metrics of a run's transitions: decided in pure code ([`transitions`]) from
+//! the status before and the one just written, then counted and published.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,21 +14,39 @@ use crate::verdict::{self, PodObservation};
 
 use super::{Context, act, stage};
 
-/// Events and metrics for what changed between the status before and the one just written:
-/// the run's start, each verdict that is not `Passed`, the run's end. Only on these
+/// What changed between two statuses of a run, to report.
+#[derive(Default)]
+pub(super) struct Transitions {
+    /// The Events to publish on the run, in order.
+    pub events: Vec<Event>,
+    /// Each probe that got its verdict: kind, verdict, time from its start to the verdict, and
+    /// from its pod's container ending to now (the verdict latency), when known.
+    pub judged: Vec<Judged>,
+    /// The run's final phase, when it just ended.
+    pub ended: Option<RunPhase>,
+}
+
+#[derive(Debug, PartialEq)]
+pub(super) struct Judged {
+    pub kind: String,
+    pub verdict: String,
+    pub duration: Option<Duration>,
+    pub latency: Option<Duration>,
+}
+
+/// The run's start, each verdict that is not `Passed`, the run's end: only on these
 /// transitions, so a repeated reconcile reports nothing twice (a status write that failed
 /// reports nothing, and its retry reports the transition then).
-pub(super) async fn report_transitions(
-    ctx: &Context,
+pub(super) fn transitions(
     run: &TestRun,
     old: &TestRunStatus,
     new: &TestRunStatus,
     pods: &HashMap<String, Arc<Pod>>,
-) {
-    let metrics = &ctx.config.metrics;
-    let mut events = Vec::new();
+    now: Timestamp,
+) -> Transitions {
+    let mut out = Transitions::default();
     if old.start_time.is_none() && new.start_time.is_some() {
-        events.push(Event {
+        out.events.push(Event {
             type_: EventType::Normal,
             reason: "Started".into(),
             note: Some(format!("running {} probes", run.spec.probes.len())),
@@ -44,19 +63,14 @@ pub(super) async fn report_transitions(
             continue;
         }
         let verdict = probe.verdict.map(|v| format!("{v:?}")).unwrap_or_default();
-        metrics
-            .probes
-            .with_label_values(&[probe.kind.as_str(), verdict.as_str()])
-            .inc();
-        if let (Some(start), Some(end)) = (&probe.started_at, &probe.finished_at) {
-            let seconds = (end.0.as_millisecond() - start.0.as_millisecond()).max(0);
-            crate::metrics::Metrics::observe(
-                &metrics.probe_duration,
-                &[probe.kind.as_str()],
-                Duration::from_millis(seconds as u64),
-            );
-        }
-        let ended = probe
+        let millis_between = |from: Timestamp, to: Timestamp| {
+            Duration::from_millis((to.as_millisecond() - from.as_millisecond()).max(0) as u64)
+        };
+        let duration = match (&probe.started_at, &probe.finished_at) {
+            (Some(start), Some(end)) => Some(millis_between(start.0, end.0)),
+            _ => None,
+        };
+        let latency = probe
             .pods
             .first()
             .and_then(|name| pods.get(name))
@@ -64,19 +78,18 @@ pub(super) async fn report_transitions(
                 PodObservation::of(pod)
                     .terminated()
                     .and_then(|t| t.finished_at)
-            });
-        if let Some(ended) = ended {
-            let millis = (Timestamp::now().as_millisecond() - ended.as_millisecond()).max(0);
-            crate::metrics::Metrics::observe(
-                &metrics.verdict_latency,
-                &[probe.kind.as_str()],
-                Duration::from_millis(millis as u64),
-            );
-        }
+            })
+            .map(|ended| millis_between(ended, now));
+        out.judged.push(Judged {
+            kind: probe.kind.clone(),
+            verdict: verdict.clone(),
+            duration,
+            latency,
+        });
         if probe.verdict == Some(Verdict::Passed) {
             continue;
         }
-        events.push(Event {
+        out.events.push(Event {
             type_: if probe.verdict == Some(Verdict::Skipped) {
                 EventType::Normal
             } else {
@@ -92,17 +105,17 @@ pub(super) async fn report_transitions(
                 ),
                 1000,
             )),
-            // The recorder folds events with the same reason and action into one series:
-            // each probe's verdict is an action of its own.
+            // The recorder folds events with the same reason and action into one series: each
+            // probe's verdict is an action of its own.
             action: verdict::bounded(&format!("Judge {}", probe.name), 128),
             secondary: None,
         });
     }
     if new.is_finished() && !old.is_finished() {
         let phase = new.phase.map(|p| format!("{p:?}")).unwrap_or_default();
-        metrics.runs.with_label_values(&[phase.as_str()]).inc();
         let summary = new.summary.clone().unwrap_or_default();
-        events.push(Event {
+        out.ended = new.phase;
+        out.events.push(Event {
             type_: if new.phase == Some(RunPhase::Succeeded) {
                 EventType::Normal
             } else {
@@ -117,8 +130,41 @@ pub(super) async fn report_transitions(
             secondary: None,
         });
     }
+    out
+}
+
+/// Counts and publishes what changed between the status before and the one just written
+/// ([`transitions`]). A publish that fails is logged, never retried: the verdicts are in the
+/// status.
+pub(super) async fn report_transitions(
+    ctx: &Context,
+    run: &TestRun,
+    old: &TestRunStatus,
+    new: &TestRunStatus,
+    pods: &HashMap<String, Arc<Pod>>,
+) {
+    let metrics = &ctx.config.metrics;
+    let changes = transitions(run, old, new, pods, Timestamp::now());
+    for judged in &changes.judged {
+        metrics
+            .probes
+            .with_label_values(&[judged.kind.as_str(), judged.verdict.as_str()])
+            .inc();
+        if let Some(d) = judged.duration {
+            crate::metrics::Metrics::observe(&metrics.probe_duration, &[judged.kind.as_str()], d);
+        }
+        if let Some(d) = judged.latency {
+            crate::metrics::Metrics::observe(&metrics.verdict_latency, &[judged.kind.as_str()], d);
+        }
+    }
+    if let Some(phase) = changes.ended {
+        metrics
+            .runs
+            .with_label_values(&[format!("{phase:?}").as_str()])
+            .inc();
+    }
     let reference = kube::Resource::object_ref(run, &());
-    for event in events {
+    for event in changes.events {
         stage::enter(|| format!("publishing the event {}", event.reason));
         let published =
             tokio::time::timeout(act::CALL_TIMEOUT, ctx.recorder.publish(&event, &reference)).await;
@@ -127,5 +173,97 @@ pub(super) async fn report_transitions(
             Ok(Err(e)) => tracing::warn!(reason = %event.reason, "publishing an Event: {e}"),
             Err(_) => tracing::warn!(reason = %event.reason, "publishing an Event: no answer"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    use super::*;
+    use crate::api::ProbeStatus;
+
+    fn run() -> TestRun {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "proctor.dev/v1alpha1", "kind": "TestRun",
+            "metadata": {"name": "r", "namespace": "ns", "uid": "u"},
+            "spec": {"probes": [
+                {"name": "a", "exitCode": {"code": 1}},
+                {"name": "b", "exitCode": {"code": 1}},
+            ]},
+        }))
+        .unwrap()
+    }
+
+    fn t(second: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + second).unwrap()
+    }
+
+    fn finished(name: &str, verdict: Verdict) -> ProbeStatus {
+        ProbeStatus {
+            name: name.into(),
+            kind: "exitCode".into(),
+            phase: ProbePhase::Finished,
+            verdict: Some(verdict),
+            reason: Some("ExitCodeMismatch".into()),
+            message: Some("expected exit code 1, observed 0".into()),
+            started_at: Some(Time(t(0))),
+            finished_at: Some(Time(t(3))),
+            ..ProbeStatus::default()
+        }
+    }
+
+    #[test]
+    fn each_transition_is_reported_once() {
+        let run = run();
+        let none = HashMap::new();
+        let fresh = TestRunStatus::default();
+        let started = TestRunStatus {
+            start_time: Some(Time(t(0))),
+            phase: Some(RunPhase::Running),
+            ..TestRunStatus::default()
+        };
+        let first = transitions(&run, &fresh, &started, &none, t(1));
+        let reasons = |t: &Transitions| {
+            t.events
+                .iter()
+                .map(|e| e.reason.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(reasons(&first), ["Started"]);
+        assert!(first.judged.is_empty() && first.ended.is_none());
+
+        let mut one = started.clone();
+        one.probes = vec![finished("a", Verdict::Failed)];
+        let judged = transitions(&run, &started, &one, &none, t(4));
+        assert_eq!(reasons(&judged), ["ProbeFailed"]);
+        assert!(matches!(judged.events[0].type_, EventType::Warning));
+        assert!(
+            judged.events[0]
+                .note
+                .as_deref()
+                .unwrap_or_default()
+                .contains("a: ExitCodeMismatch: expected exit code 1, observed 0")
+        );
+        assert_eq!(
+            judged.judged,
+            [Judged {
+                kind: "exitCode".into(),
+                verdict: "Failed".into(),
+                duration: Some(Duration::from_secs(3)),
+                latency: None,
+            }]
+        );
+
+        let mut done = one.clone();
+        done.probes.push(finished("b", Verdict::Passed));
+        done.phase = Some(RunPhase::Failed);
+        let ended = transitions(&run, &one, &done, &none, t(5));
+        // b passed: counted, no Event; a was reported already; the run's end once.
+        assert_eq!(reasons(&ended), ["Failed"]);
+        assert_eq!(ended.judged.len(), 1);
+        assert_eq!(ended.ended, Some(RunPhase::Failed));
+        let again = transitions(&run, &done, &done, &none, t(6));
+        assert!(again.events.is_empty() && again.judged.is_empty() && again.ended.is_none());
     }
 }
