@@ -21,6 +21,7 @@
 
 mod act;
 mod actions;
+mod admit;
 pub mod claim;
 pub mod drive;
 mod errors;

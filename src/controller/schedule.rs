@@ -9,16 +9,14 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
-use crate::api::{
-    CleanupPolicy, LABEL_RUN_UID, ProbePhase, ProbeStatus, RunPhase, TestRun, TestRunStatus,
-};
+use crate::api::{CleanupPolicy, ProbePhase, ProbeStatus, RunPhase, TestRun, TestRunStatus};
 use crate::probes::{self, ResolvedProbe, RunContext};
 use crate::verdict::{Outcome, PodObservation};
 
-use super::drive::{self};
 use super::{Context, Error, act};
+use super::{admit, drive};
 
-use super::reconcile::{duration_until, is_owned_by};
+use super::reconcile::duration_until;
 
 /// One reconcile's work on one run.
 pub(super) struct RunWork<'a> {
@@ -63,24 +61,12 @@ impl RunWork<'_> {
             .parallelism
             .unwrap_or(probes::DEFAULT_PARALLELISM)
             .max(1) as usize;
-        let mut running = old
+        let running = old
             .probes
             .iter()
             .filter(|p| p.phase == ProbePhase::Running)
             .count();
-        // Unfinished pods in the cache, and this run's pods that are not in the cache yet (just
-        // created: the watch has not delivered them).
-        let cached = self.ctx.pods.state();
-        let unseen = old
-            .probes
-            .iter()
-            .filter(|p| p.phase == ProbePhase::Running)
-            .filter(|p| p.delete_requested_at().is_none())
-            .flat_map(|p| p.pods.iter())
-            .filter(|name| !self.pods.contains_key(*name))
-            .count();
-        // Only pods of the runs this controller serves count: anyone may label a pod as
-        // Proctor's, and such pods must not stall every run.
+        let unseen = admit::unseen(&old.probes, |name| self.pods.contains_key(name));
         let served: std::collections::HashSet<String> = self
             .ctx
             .runs
@@ -88,17 +74,14 @@ impl RunWork<'_> {
             .iter()
             .filter_map(|r| r.uid())
             .collect();
-        let busy_pods = cached
-            .iter()
-            .filter(|p| {
-                p.labels()
-                    .get(LABEL_RUN_UID)
-                    .is_some_and(|uid| served.contains(uid) && is_owned_by(p, uid))
-            })
-            .filter(|p| !PodObservation::of(p).is_finished())
-            .count()
-            + unseen;
-        let mut free_pods = self.ctx.config.max_running_pods.saturating_sub(busy_pods);
+        let busy = admit::busy_pods(&self.ctx.pods.state(), &served, unseen);
+        let max_pods = self.ctx.config.max_running_pods;
+        let mut slots = admit::Slots {
+            parallelism,
+            running,
+            free_pods: max_pods.saturating_sub(busy),
+            max_pods,
+        };
 
         let mut out = Vec::with_capacity(spec.probes.len());
         for probe in &spec.probes {
@@ -123,35 +106,16 @@ impl RunWork<'_> {
                 }
             };
             ps.kind = resolved.kind.name().into();
-            // A probe needing more pods than the global cap may start once nothing else runs, or it
-            // would never start at all.
             let needed = resolved.kind.pod_count() as usize;
-            let room = free_pods >= needed || free_pods == self.ctx.config.max_running_pods;
-            let can_start = running < parallelism && room;
-            let was_running = ps.phase == ProbePhase::Running;
-            let attempts = ps.attempts;
-            self.room = room;
+            let before = ps.clone();
+            self.room = slots.room(needed);
             let span = tracing::info_span!("probe", probe = %resolved.name);
+            let can_start = slots.can_start(needed);
             tracing::Instrument::instrument(self.drive(&resolved, &mut ps, can_start), span)
                 .await?;
-            if !was_running && ps.phase == ProbePhase::Running {
-                running += 1;
-            }
-            if ps.attempts > attempts {
-                free_pods = free_pods.saturating_sub(needed);
-            }
-            if was_running && ps.phase == ProbePhase::Finished {
-                running = running.saturating_sub(1);
-            }
-            // A deleted pod's end shows in pod events, but one that never ends (or leaves
-            // processes behind) only shows when someone looks: look every two seconds.
-            if ps.phase == ProbePhase::Running && ps.delete_requested_at().is_some() {
-                self.requeue_within(Duration::from_secs(2));
-            }
-            if ps.phase == ProbePhase::Running
-                && let Some(deadline) = drive::deadline(&resolved, &ps)
-            {
-                self.requeue_within(duration_until(self.now, deadline));
+            slots.account(&before, &ps, needed);
+            if let Some(d) = admit::look_again(&resolved, &ps, self.now) {
+                self.requeue_within(d);
             }
             out.push(ps);
         }
