@@ -87,18 +87,6 @@ impl ProbeView<'_> {
     }
 }
 
-/// Kinds that need a privileged look at the node, and so the run's `allowPrivileged`.
-pub fn needs_privilege(kind: &ProbeKind) -> bool {
-    matches!(kind, ProbeKind::ProcessGroupKill { .. })
-}
-
-/// Kinds that look at the node through the inspector pod: those that need it, and the churn
-/// probe's leftover check when the run allows it.
-pub fn uses_inspector(kind: &ProbeKind, allow_privileged: bool) -> bool {
-    allow_privileged
-        && (needs_privilege(kind) || matches!(kind, ProbeKind::RapidCreateDelete { .. }))
-}
-
 /// When a running probe runs out of time: its start plus its timeout for every attempt.
 pub fn deadline(probe: &ResolvedProbe, status: &ProbeStatus) -> Option<Timestamp> {
     let seconds = i64::from(probe.timeout_seconds) * i64::from(probe.repeat);
@@ -112,7 +100,7 @@ pub fn next(view: &ProbeView) -> Step {
     let kind = &view.probe.kind;
     match view.status.phase {
         ProbePhase::Finished => return Step::Done,
-        ProbePhase::Pending if needs_privilege(kind) && !view.allow_privileged => {
+        ProbePhase::Pending if kind.needs_privilege() && !view.allow_privileged => {
             let (reason, why) = if view.privilege_withheld {
                 (
                     "PrivilegedNotGranted",

@@ -59,9 +59,7 @@ impl RunWork<'_> {
                 return Ok(());
             }
             // A probe that looks at the node gets an inspector on each node its pods reached.
-            if drive::uses_inspector(&probe.kind, self.privileged())
-                && ps.phase == ProbePhase::Running
-            {
+            if probe.kind.uses_inspector(self.privileged()) && ps.phase == ProbePhase::Running {
                 let nodes = drive::nodes_of(&ps.nodes, &self.observe(&ps.pods));
                 if let Some(refused) = self.place_inspectors(&nodes).await? {
                     self.observed(probe, ps, Observed::Outcome(refused)).await?;

@@ -207,6 +207,19 @@ impl ProbeKind {
         }
     }
 
+    /// Whether the kind needs a privileged look at the node (the hostPID inspector), and so the
+    /// run's `allowPrivileged` granted.
+    pub fn needs_privilege(&self) -> bool {
+        matches!(self, ProbeKind::ProcessGroupKill { .. })
+    }
+
+    /// Whether the kind looks at the node through the inspector: those that need it, and the
+    /// churn's leftover check when the run may (`allow_privileged`).
+    pub fn uses_inspector(&self, allow_privileged: bool) -> bool {
+        allow_privileged
+            && (self.needs_privilege() || matches!(self, ProbeKind::RapidCreateDelete { .. }))
+    }
+
     /// Whether the verdict reads the container's log.
     pub fn needs_log(&self) -> bool {
         match self {
