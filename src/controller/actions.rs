@@ -22,14 +22,17 @@ enum State {
     Done(Result<ExecObservation, Error>),
 }
 
+/// How long a claim that never started is kept (its run went away between the two).
+const KEEP_CLAIMED: Duration = Duration::from_secs(3600);
+
 /// Where an action stands, as [`Actions::poll`] tells.
 pub(super) enum Poll {
     /// Claimed by this process and not running: start it.
     Claimed,
     /// Running in the background: look again later.
     Running,
-    /// Ended with this outcome (now taken: the entry is gone, or claimed again after an error,
-    /// so that a retry runs it).
+    /// Ended with this outcome (kept until forgotten; after an error, claimed again so that a
+    /// retry runs it).
     Done(Result<ExecObservation, Error>),
 }
 
@@ -42,27 +45,32 @@ impl Actions {
     /// Claims `key` for this process (its start is about to be recorded).
     pub(super) fn claim(&self, key: &str) {
         if let Ok(mut states) = self.states.lock() {
-            states.retain(|_, (state, at)| {
-                !matches!(state, State::Done(_)) || at.elapsed() < KEEP_UNTAKEN
+            states.retain(|_, (state, at)| match state {
+                State::Done(_) => at.elapsed() < KEEP_UNTAKEN,
+                State::Claimed => at.elapsed() < KEEP_CLAIMED,
+                // Bounded by its probe's deadline: it ends, then is kept as done.
+                State::Running => true,
             });
             states.insert(key.to_owned(), (State::Claimed, Instant::now()));
         }
     }
 
-    /// Where `key` stands; `None`: not claimed by this process.
+    /// Where `key` stands; `None`: not claimed by this process. An outcome stays until
+    /// [`Actions::forget`] (once the status that records it is written: a reconcile that fails
+    /// before that takes it again); an action that could not be carried out is claimed again,
+    /// so that a retry runs it.
     pub(super) fn poll(&self, key: &str) -> Option<Poll> {
         let mut states = self.states.lock().ok()?;
         match states.get(key)? {
             (State::Claimed, _) => return Some(Poll::Claimed),
             (State::Running, _) => return Some(Poll::Running),
-            (State::Done(_), _) => {}
+            (State::Done(Ok(observed)), _) => return Some(Poll::Done(Ok(observed.clone()))),
+            (State::Done(Err(_)), _) => {}
         }
         let (State::Done(outcome), _) = states.remove(key)? else {
             return None;
         };
-        if outcome.is_err() {
-            states.insert(key.to_owned(), (State::Claimed, Instant::now()));
-        }
+        states.insert(key.to_owned(), (State::Claimed, Instant::now()));
         Some(Poll::Done(outcome))
     }
 
@@ -86,7 +94,7 @@ impl Actions {
         });
     }
 
-    /// Forgets `key` (its outcome is recorded).
+    /// Forgets `key` (its outcome is recorded in a written status).
     pub(super) fn forget(&self, key: &str) {
         if let Ok(mut states) = self.states.lock() {
             states.remove(key);
@@ -126,7 +134,10 @@ mod tests {
             }
         };
         assert_eq!(outcome.unwrap().exit_code, Some(3));
-        assert!(actions.poll("a").is_none(), "taken once");
+        // Until the status that records it is written, a retry sees it again.
+        assert!(matches!(actions.poll("a"), Some(Poll::Done(Ok(_)))));
+        actions.forget("a");
+        assert!(actions.poll("a").is_none(), "forgotten once recorded");
     }
 
     #[tokio::test]

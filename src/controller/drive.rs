@@ -226,17 +226,15 @@ pub fn after_attempt(probe: &ResolvedProbe, status: &ProbeStatus, outcome: Outco
 /// Most nodes recorded for one attempt.
 pub const MAX_NODES: usize = 16;
 
-/// The nodes an attempt's pods were seen on: those recorded so far and those of `pods`, sorted,
-/// at most [`MAX_NODES`].
+/// The nodes an attempt's pods were seen on: those recorded so far, then new ones of `pods` in
+/// the order seen, each once, at most [`MAX_NODES`] (a node once recorded stays).
 pub fn nodes_of(recorded: &[String], pods: &[(String, Option<PodObservation>)]) -> Vec<String> {
-    let mut nodes: Vec<String> = recorded
-        .iter()
-        .cloned()
-        .chain(pods.iter().filter_map(|(_, p)| p.as_ref()?.node.clone()))
-        .collect();
-    nodes.sort();
-    nodes.dedup();
-    nodes.truncate(MAX_NODES);
+    let mut nodes: Vec<String> = recorded.to_vec();
+    for node in pods.iter().filter_map(|(_, p)| p.as_ref()?.node.clone()) {
+        if nodes.len() < MAX_NODES && !nodes.contains(&node) {
+            nodes.push(node);
+        }
+    }
     nodes
 }
 

@@ -548,7 +548,7 @@ fn an_inspection_is_judged_from_the_listing_and_the_inspectors_own_failure() {
 }
 
 #[test]
-fn the_nodes_of_an_attempt_are_kept_sorted_once_each_and_bounded() {
+fn the_nodes_of_an_attempt_are_kept_in_order_once_each_and_bounded() {
     let on = |node: Option<&str>| {
         let mut pod = observed("running");
         pod.node = node.map(str::to_owned);
@@ -560,7 +560,11 @@ fn the_nodes_of_an_attempt_are_kept_sorted_once_each_and_bounded() {
         on(Some("a")),
         ("gone".into(), None),
     ];
-    assert_eq!(nodes_of(&["b".into()], &pods), vec!["a", "b"]);
+    assert_eq!(nodes_of(&["b".into()], &pods), vec!["b", "a"]);
+    // A node once recorded stays, however many others come.
+    let mut recorded: Vec<String> = (0..MAX_NODES).map(|i| format!("m{i:02}")).collect();
+    recorded[0] = "z".into();
+    assert_eq!(nodes_of(&recorded, &pods), recorded);
     let many: Vec<_> = (0..40).map(|i| on(Some(&format!("n{i:02}")))).collect();
     assert_eq!(nodes_of(&[], &many).len(), MAX_NODES);
 }

@@ -58,6 +58,7 @@ impl RunWork<'_> {
             if ps.attempts != attempts_at_entry && ps.phase == ProbePhase::Running {
                 return Ok(());
             }
+            self.take_ended_action(probe, ps).await?;
             // A probe that looks at the node gets an inspector on each node its pods reached.
             if probe.kind.uses_inspector(self.privileged()) && ps.phase == ProbePhase::Running {
                 let nodes = drive::nodes_of(&ps.nodes, &self.observe(&ps.pods));
@@ -243,7 +244,7 @@ impl RunWork<'_> {
                 Step::Finish(outcome) => {
                     // An exec action this process runs in the background ends by the probe's
                     // deadline too: its outcome goes into the verdict.
-                    if !self.take_exec_in_flight(probe, ps) {
+                    if self.exec_running(probe, ps) {
                         self.requeue_within(ACTION_POLL);
                         return Ok(());
                     }
@@ -263,44 +264,85 @@ impl RunWork<'_> {
         format!("{}/{}/{}/{index}", self.rc.run_uid, ps.name, ps.attempts)
     }
 
-    /// Before a running probe ends without its actions done (a timeout): the outcome of an exec
-    /// action this process runs in the background, recorded as the action's check. `false`:
-    /// still running (it is bounded by the same deadline: look again shortly).
-    fn take_exec_in_flight(&mut self, probe: &ResolvedProbe, ps: &mut ProbeStatus) -> bool {
+    /// The exec action of the probe's current attempt that is recorded as started and not as
+    /// done: its index and the action.
+    fn exec_in_flight<'p>(
+        probe: &'p ResolvedProbe,
+        ps: &ProbeStatus,
+    ) -> Option<(usize, &'p crate::api::Action)> {
         let probes::ProbeKind::Custom(custom) = &probe.kind else {
-            return true;
+            return None;
         };
         if ps.phase != ProbePhase::Running || ps.actions_started <= ps.actions_done {
-            return true;
+            return None;
         }
-        let index = usize::try_from(ps.actions_done).unwrap_or_default();
-        let Some(exec) = custom
-            .actions
-            .as_deref()
-            .unwrap_or_default()
-            .get(index)
-            .and_then(|a| a.exec.as_ref())
-        else {
-            return true;
+        let index = usize::try_from(ps.actions_done).ok()?;
+        let action = custom.actions.as_deref().unwrap_or_default().get(index)?;
+        action.exec.as_ref().map(|_| (index, action))
+    }
+
+    /// Whether an exec action of the probe runs in this process's background now.
+    fn exec_running(&self, probe: &ResolvedProbe, ps: &ProbeStatus) -> bool {
+        Self::exec_in_flight(probe, ps).is_some_and(|(index, _)| {
+            matches!(
+                self.ctx.actions.poll(&self.action_key(ps, index)),
+                Some(actions::Poll::Running)
+            )
+        })
+    }
+
+    /// Before the next step is decided: an exec action this process ran in the background that
+    /// has ended is recorded, whatever its pod did meanwhile (an exec may end the container).
+    /// Past the probe's deadline it is recorded as cut off, and the action goes no further.
+    async fn take_ended_action(
+        &mut self,
+        probe: &ResolvedProbe,
+        ps: &mut ProbeStatus,
+    ) -> Result<(), Error> {
+        let Some((index, action)) = Self::exec_in_flight(probe, ps) else {
+            return Ok(());
         };
         let key = self.action_key(ps, index);
-        match self.ctx.actions.poll(&key) {
-            Some(actions::Poll::Running) => false,
-            Some(actions::Poll::Done(Ok(observed))) => {
-                self.ctx.actions.forget(&key);
-                let check = probes::kinds::custom::exec_action_check(
-                    index,
-                    exec.expect_exit_code,
-                    &observed,
-                );
-                record::record(probe, ps, Observed::ActionCutOff { check }, self.now);
-                true
-            }
-            _ => {
-                self.ctx.actions.forget(&key);
-                true
-            }
+        let Some(actions::Poll::Done(outcome)) = self.ctx.actions.poll(&key) else {
+            return Ok(());
+        };
+        // Not carried out (e.g. the API server did not answer): claimed again, retried with the
+        // reconcile.
+        let observed = outcome?;
+        let expected = action.exec.as_ref().and_then(|e| e.expect_exit_code);
+        let check = probes::kinds::custom::exec_action_check(index, expected, &observed);
+        self.taken.push(key);
+        let late = drive::deadline(probe, ps).is_some_and(|d| self.now >= d);
+        if late {
+            record::record(probe, ps, Observed::ActionCutOff { check }, self.now);
+            return Ok(());
         }
+        self.complete_action(probe, ps, action, Some(check)).await
+    }
+
+    /// The rest of a custom action once its exec (if any) is recorded: its delete, then the
+    /// action counted as done.
+    async fn complete_action(
+        &mut self,
+        probe: &ResolvedProbe,
+        ps: &mut ProbeStatus,
+        action: &crate::api::Action,
+        check: Option<crate::api::Check>,
+    ) -> Result<(), Error> {
+        if let Some(delete) = &action.delete {
+            let first = ps.pods.first().cloned().unwrap_or_default();
+            let grace = i64::from(delete.grace_period_seconds);
+            act::delete_pod(&self.ctx.client, &self.rc.namespace, &first, Some(grace)).await?;
+            let deleted = Observed::DeleteRequested {
+                grace_period_seconds: grace,
+                // Now, not the reconcile's start: an exec action may have run long.
+                at: Timestamp::now(),
+            };
+            record::record(probe, ps, deleted, self.now);
+        }
+        record::record(probe, ps, Observed::ActionDone { check }, self.now);
+        self.requeue_within(Duration::from_millis(500));
+        Ok(())
     }
 
     /// Carries out custom action `index` on the probe's pod `first`. An exec runs at most once
@@ -322,7 +364,7 @@ impl RunWork<'_> {
         };
         let key = self.action_key(ps, index);
         let started = usize::try_from(ps.actions_started).unwrap_or(0) > index;
-        let mut check = None;
+        let check = None;
         if let Some(exec) = &action.exec {
             if !started {
                 record::record(probe, ps, Observed::ActionStarted { index }, self.now);
@@ -330,7 +372,7 @@ impl RunWork<'_> {
                 self.requeue_within(Duration::from_millis(100));
                 return Ok(false);
             }
-            let observed = match self.ctx.actions.poll(&key) {
+            match self.ctx.actions.poll(&key) {
                 None => {
                     let lost = Outcome::error(
                         "ActionOutcomeLost",
@@ -366,29 +408,14 @@ impl RunWork<'_> {
                     self.requeue_within(ACTION_POLL);
                     return Ok(false);
                 }
-                // Not carried out (e.g. the API server did not answer): claimed again, retried
-                // with the reconcile.
-                Some(actions::Poll::Done(outcome)) => outcome?,
+                // Ended: recorded before any step (`take_ended_action`).
+                Some(actions::Poll::Done(_)) => {
+                    self.requeue_within(Duration::from_millis(100));
+                    return Ok(false);
+                }
             };
-            check = Some(probes::kinds::custom::exec_action_check(
-                index,
-                exec.expect_exit_code,
-                &observed,
-            ));
         }
-        if let Some(delete) = &action.delete {
-            let grace = i64::from(delete.grace_period_seconds);
-            act::delete_pod(&self.ctx.client, &self.rc.namespace, &first, Some(grace)).await?;
-            let deleted = Observed::DeleteRequested {
-                grace_period_seconds: grace,
-                // Now, not the reconcile's start: an exec action may have run long.
-                at: Timestamp::now(),
-            };
-            record::record(probe, ps, deleted, self.now);
-        }
-        self.ctx.actions.forget(&key);
-        record::record(probe, ps, Observed::ActionDone { check }, self.now);
-        self.requeue_within(Duration::from_millis(500));
+        self.complete_action(probe, ps, action, check).await?;
         Ok(true)
     }
 

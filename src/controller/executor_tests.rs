@@ -99,6 +99,19 @@ async fn reconcile_once(
     Result<kube::runtime::controller::Action, super::Error>,
     Vec<Call>,
 ) {
+    reconcile_with(run, pods, Arc::default(), answer).await
+}
+
+/// [`reconcile_once`] with this process's background exec actions as `actions` holds them.
+async fn reconcile_with(
+    run: &TestRun,
+    pods: Vec<Pod>,
+    actions: Arc<super::actions::Actions>,
+    answer: impl Fn(&Call) -> Option<Answer> + Send + 'static,
+) -> (
+    Result<kube::runtime::controller::Action, super::Error>,
+    Vec<Call>,
+) {
     let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let calls = Arc::new(Mutex::new(Vec::new()));
     let recorded = calls.clone();
@@ -161,7 +174,7 @@ async fn reconcile_once(
         pods: pod_store,
         runs: run_store,
         written: Mutex::default(),
-        actions: Arc::default(),
+        actions,
     });
     let result = tokio::time::timeout(
         std::time::Duration::from_secs(10),
@@ -374,4 +387,58 @@ async fn a_log_the_kubelet_does_not_have_becomes_log_unavailable() {
         env.message.as_deref().unwrap_or_default().contains(gone),
         "{env:#?}"
     );
+}
+
+/// An exec action that ended its own container (here `kill 1`): its outcome, taken once the
+/// exec ended in the background, is recorded even though the pod finished meanwhile, and the
+/// probe is judged on its expectations (not "pod ended before action 1").
+#[tokio::test]
+async fn an_exec_that_ends_its_container_is_recorded_and_the_probe_judged() {
+    let probes = json!([{"name": "kill", "custom": {
+        "command": ["sleep", "300"],
+        "actions": [{"exec": {"command": ["kill", "1"]}}],
+        "expect": {"exitCode": 137},
+    }}]);
+    let fresh = run(probes.clone(), None);
+    let pods = pods_of(&fresh, terminated(137));
+    let now =
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
+    let status = TestRunStatus {
+        start_time: Some(now.clone()),
+        probes: vec![crate::api::ProbeStatus {
+            name: "kill".into(),
+            kind: "custom".into(),
+            phase: ProbePhase::Running,
+            attempts: 1,
+            actions_started: 1,
+            pods: pods.iter().map(|p| p.name_any()).collect(),
+            started_at: Some(now.clone()),
+            attempt_started_at: Some(now),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let actions = Arc::new(super::actions::Actions::default());
+    let key = format!("{UID}/kill/1/0");
+    actions.claim(&key);
+    actions.start(&key, async {
+        Ok(crate::verdict::ExecObservation {
+            exit_code: Some(137),
+            error: None,
+        })
+    });
+    while matches!(actions.poll(&key), Some(super::actions::Poll::Running)) {
+        tokio::task::yield_now().await;
+    }
+    let (result, calls) =
+        reconcile_with(&run(probes, Some(status)), pods, actions.clone(), |_| None).await;
+    result.expect("the reconcile succeeds");
+    let status = written_status(&calls);
+    let probe = &status.probes[0];
+    assert_eq!(probe.verdict, Some(Verdict::Passed), "{probe:#?}");
+    assert_eq!(probe.actions_done, 1);
+    assert_eq!(probe.checks[0].name, "action1ExitCode");
+    assert_eq!(probe.checks[0].observed, "137");
+    // Recorded in the written status: the outcome is forgotten.
+    assert!(actions.poll(&key).is_none());
 }

@@ -52,6 +52,19 @@ impl RunWork<'_> {
                 )
             })
         };
+        // An inspector that cannot start (its image, the node) says so, not a timeout later.
+        if let Some((name, (reason, message))) = inspectors.iter().find_map(|name| {
+            let pod = PodObservation::of(self.pods.get(name)?);
+            pod.blocked().map(|b| (name.clone(), b))
+        }) {
+            return Ok(Some(Outcome::error(
+                "InspectorCannotStart",
+                format!(
+                    "the inspector {name} cannot start: {reason}: {}",
+                    verdict::bounded(&message, 300)
+                ),
+            )));
+        }
         // A killed pod that was never seen on a node cannot be looked for yet; churn pods that
         // never reached one left nothing behind.
         let churn = matches!(probe.kind, probes::ProbeKind::RapidCreateDelete { .. });

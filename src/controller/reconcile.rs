@@ -108,6 +108,7 @@ async fn reconcile_run(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Action, E
         requeue: None,
         stalled: None,
         room: false,
+        taken: Vec::new(),
     };
     status.probes = work.probes(&old_status).await?;
 
@@ -136,6 +137,10 @@ async fn reconcile_run(run: Arc<TestRun>, ctx: Arc<Context>) -> Result<Action, E
             map.retain(|_, (_, at)| at.elapsed() < STALE_CACHE_PATIENCE);
             map.insert(rc.run_uid.clone(), (written, std::time::Instant::now()));
         }
+    }
+    // The outcomes of background execs are recorded now (or there was nothing to write).
+    for key in std::mem::take(&mut work.taken) {
+        ctx.actions.forget(&key);
     }
     work.release_finished(&status).await;
 

@@ -29,6 +29,9 @@ pub(super) struct RunWork<'a> {
     pub(super) stalled: Option<String>,
     /// Whether the global pod cap leaves room for the probe being driven to create pods.
     pub(super) room: bool,
+    /// Background exec actions whose outcomes this reconcile recorded: forgotten once the
+    /// status that holds them is written (until then a retry records them again).
+    pub(super) taken: Vec<String>,
 }
 
 impl RunWork<'_> {

@@ -312,8 +312,14 @@ pub fn inspector_pod(run: &RunContext, node: &str) -> Pod {
         // The run's runtimeClass may be a faulty one; the inspector must not be.
         spec.runtime_class_name = None;
         // On the node of the pods it looks at (the process table it reads is that node's), by
-        // required affinity, so that taints and the scheduler's other rules still apply.
+        // required affinity. It tolerates every taint, as a DaemonSet's pods do: the probe's
+        // pods already got onto that node (perhaps by their RuntimeClass's tolerations, which
+        // the inspector, running without it, lacks).
         spec.affinity = Some(on_node(node));
+        spec.tolerations = Some(vec![k8s_openapi::api::core::v1::Toleration {
+            operator: Some("Exists".into()),
+            ..Default::default()
+        }]);
         if let Some(container) = spec.containers.first_mut() {
             container.command = Some(
                 ["sh", "-c", "echo ready; exec sleep 86400"]

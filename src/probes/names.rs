@@ -47,12 +47,13 @@ impl PodNames {
     }
 
     /// The run's inspector pod on `node` (see [`super::inspector_pod`]). It cannot be a probe
-    /// pod's name: those end in `-<number>` or `-p<number>`, this in `-n<hex>`.
+    /// pod's name: those end in `-<number>` or `-p<number>`, this in `-n<hex>` (48 bits of the
+    /// node name's hash: two nodes of one fleet do not share an inspector).
     pub fn inspector(&self, node: &str) -> String {
         format!(
-            "{}-inspector-n{:06x}",
+            "{}-inspector-n{:012x}",
             self.prefix,
-            fnv1a64(&[node]) & 0xff_ffff
+            fnv1a64(&[node]) & 0xffff_ffff_ffff
         )
     }
 

@@ -152,7 +152,13 @@ fn the_inspector_is_pinned_to_the_node_it_looks_at_by_required_affinity() {
     let pod = inspector_pod(&run(), "node-7");
     let spec = pod.spec.as_ref().unwrap();
     assert_eq!(spec.host_pid, Some(true));
-    assert_eq!(spec.node_name, None, "scheduled, so taints still apply");
+    assert_eq!(
+        spec.node_name, None,
+        "scheduled: the scheduler's rules still apply"
+    );
+    let tolerations = spec.tolerations.as_ref().unwrap();
+    assert_eq!(tolerations.len(), 1);
+    assert_eq!(tolerations[0].operator.as_deref(), Some("Exists"));
     let terms = &spec
         .affinity
         .as_ref()
