@@ -44,7 +44,7 @@ enum Command {
         #[arg(long, env = "POD_NAMESPACE", default_value = "proctor-system")]
         lease_namespace: String,
         /// Name of the leader Lease.
-        #[arg(long, default_value = "proctor-controller")]
+        #[arg(long, default_value = proctor::api::CONTROLLER_NAME)]
         lease_name: String,
         /// Seconds a leader's Lease lasts without renewal; a standby takes over after it.
         #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..=300))]

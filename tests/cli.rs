@@ -50,19 +50,6 @@ fn proctor(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// `proctor` with the test cluster's kubeconfig and probe image.
-fn proctor_command(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_proctor"));
-    command
-        .args(args)
-        .env(
-            "KUBECONFIG",
-            std::env::var("PROCTOR_TEST_KUBECONFIG").expect("PROCTOR_TEST_KUBECONFIG"),
-        )
-        .env("PROCTOR_DEFAULT_IMAGE", PROBE_IMAGE);
-    command
-}
-
 #[tokio::test]
 #[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
 async fn proctor_run_exits_0_for_a_passing_run_and_1_with_a_junit_of_the_failures() {

@@ -4,6 +4,9 @@
 //! a clean run, each probe run once. The time from the API's return to the run's next status
 //! write is printed (a figure, not a bound: the machines are shared).
 //!
+//! `proctor run --wait` follows its run through such a restart too, and its in-process
+//! controller leaves no pod held.
+//!
 //! Run by `.ci/run`; by hand: `PROCTOR_TEST_KUBECONFIG=$(tests/cluster/up.sh) cargo test --test
 //! recovery -- --ignored`.
 
@@ -440,6 +443,99 @@ async fn an_exec_action_cut_off_by_a_controller_crash_is_not_run_again() {
             ),
             "{probe:#?}"
         );
+    })
+    .await;
+}
+
+/// `proctor run --wait` with its own controller (in-process) while kube-apiserver goes away for
+/// 10 s: its follow says the error and retries, the run completes with its verdicts (exit 0),
+/// and no probe pod is left holding Proctor's finalizer.
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn proctor_run_follows_its_run_through_an_api_server_restart() {
+    with_namespace("run-restart", |client, ns| async move {
+        install_crd(&client).await;
+        let dir = std::env::temp_dir().join(format!("proctor-recovery-{ns}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let manifest = dir.join("through.yaml");
+        // A pod Proctor deletes (it holds the finalizer until its end is recorded) and one that
+        // runs across the restart. Time enough for this cluster's slow kubelet after a restart.
+        std::fs::write(
+            &manifest,
+            r#"apiVersion: proctor.dev/v1alpha1
+kind: TestRun
+metadata: {name: through}
+spec:
+  timeoutSeconds: 300
+  probes:
+  - name: shutdown
+    gracefulShutdown: {gracePeriodSeconds: 5}
+  - name: slow
+    custom:
+      command: [sh, -c, "sleep 20"]
+      expect: {exitCode: 0}
+"#,
+        )
+        .unwrap();
+        let child = proctor_command(&[
+            "run",
+            "-f",
+            manifest.to_str().unwrap(),
+            "-n",
+            &ns,
+            "--wait",
+            "--controller",
+            "in-process",
+            "--timeout",
+            "6m",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+        // Under way: both probes running.
+        let runs: Api<TestRun> = Api::namespaced(client.clone(), &ns);
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let running = runs.get_opt("through").await.unwrap().is_some_and(|r| {
+                r.status.is_some_and(|s| {
+                    s.probes
+                        .iter()
+                        .filter(|p| p.phase == proctor::api::ProbePhase::Running)
+                        .count()
+                        == 2
+                })
+            });
+            if running {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the run did not get under way");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        tokio::task::spawn_blocking(|| restart_apiserver(Duration::from_secs(10)))
+            .await
+            .unwrap();
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        eprintln!("{stderr}");
+        assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+        assert!(stderr.contains("retrying"), "the error was said: {stderr}");
+        let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), &ns);
+        for pod in pods.list(&Default::default()).await.unwrap().items {
+            assert!(
+                !pod.metadata
+                    .finalizers
+                    .iter()
+                    .flatten()
+                    .any(|f| f == proctor::api::POD_FINALIZER),
+                "pod {:?} still held",
+                pod.metadata.name
+            );
+        }
     })
     .await;
 }

@@ -25,6 +25,9 @@ pub const RESERVED_PREFIX: &str = "proctor.dev/";
 /// however many could (a deployed operator, and `proctor run`'s own in-process one). Set once,
 /// by compare-and-set, by the first controller allowed to claim it; honoured by every other.
 pub const ANNOTATION_CONTROLLER: &str = "proctor.dev/controller";
-/// The claim of every deployed controller (`proctor controller`): the same across restarts and
-/// leader handovers, so a successor serves its predecessor's runs.
-pub const DEPLOYED_CLAIM: &str = "proctor-controller";
+/// The deployed controller's name (`proctor controller`): its field manager, its leader Lease
+/// (by default) and its claim on runs. The same across restarts and leader handovers, so a
+/// successor serves its predecessor's runs.
+pub const CONTROLLER_NAME: &str = "proctor-controller";
+/// The claim of every deployed controller (see [`CONTROLLER_NAME`]).
+pub const DEPLOYED_CLAIM: &str = CONTROLLER_NAME;

@@ -91,7 +91,7 @@ impl Default for Config {
         Config {
             default_image: crate::defaults::BUILTIN_PROBE_IMAGE.into(),
             max_running_pods: 100,
-            field_manager: "proctor-controller".into(),
+            field_manager: crate::api::CONTROLLER_NAME.into(),
             concurrency: 8,
             namespace: None,
             instance: None,

@@ -634,3 +634,16 @@ subjects: [{{kind: ServiceAccount, name: {name}, namespace: {ns}}}]
     std::fs::write(&path, config).expect("writing the kubeconfig");
     path
 }
+
+/// `proctor` with the test cluster's kubeconfig and probe image.
+pub fn proctor_command(args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_proctor"));
+    command
+        .args(args)
+        .env(
+            "KUBECONFIG",
+            std::env::var("PROCTOR_TEST_KUBECONFIG").expect("PROCTOR_TEST_KUBECONFIG"),
+        )
+        .env("PROCTOR_DEFAULT_IMAGE", PROBE_IMAGE);
+    command
+}
