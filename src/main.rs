@@ -92,10 +92,11 @@ fn init_logs(default: &str) {
 fn main() -> ExitCode {
     let command = Cli::parse().command;
     // The operator logs what it does; a client command shows its own output and only the
-    // warnings of a controller it runs in-process.
+    // warnings of a controller it runs in-process (not kube's own error lines for the API
+    // errors that it says in its own words and retries).
     init_logs(match command {
         Command::Controller { .. } => "info",
-        _ => "warn",
+        _ => "warn,kube_client=off,kube_runtime=off",
     });
     match command {
         Command::Catalog => {
