@@ -442,3 +442,42 @@ async fn an_exec_that_ends_its_container_is_recorded_and_the_probe_judged() {
     // Recorded in the written status: the outcome is forgotten.
     assert!(actions.poll(&key).is_none());
 }
+
+/// A pod of the same name in another namespace, even labelled and owned as the run's, is not
+/// the probe's pod: the probe waits for its own (no verdict from the other).
+#[tokio::test]
+async fn a_pod_of_another_namespace_is_not_taken_for_the_probes() {
+    let probes = json!([{"name": "exit", "exitCode": {"code": 3}}]);
+    let fresh = run(probes.clone(), None);
+    let mut pods = pods_of(&fresh, terminated(0));
+    for pod in &mut pods {
+        pod.metadata.namespace = Some("elsewhere".into());
+    }
+    let now =
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
+    let status = TestRunStatus {
+        start_time: Some(now.clone()),
+        probes: vec![crate::api::ProbeStatus {
+            name: "exit".into(),
+            kind: "exitCode".into(),
+            phase: ProbePhase::Running,
+            attempts: 1,
+            pods: pods.iter().map(|p| p.name_any()).collect(),
+            started_at: Some(now.clone()),
+            attempt_started_at: Some(now),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let (result, calls) = reconcile_once(&run(probes, Some(status)), pods, |_| None).await;
+    result.expect("the reconcile succeeds");
+    // Not judged (its own pod is not in the cache yet): still running, no verdict.
+    let status = written_status(&calls);
+    let probe = &status.probes[0];
+    assert_eq!(
+        (probe.phase, probe.verdict),
+        (ProbePhase::Running, None),
+        "{probe:#?}"
+    );
+    assert!(probe.checks.is_empty(), "{probe:#?}");
+}
