@@ -14,15 +14,18 @@
 //! finalizers of pods whose run is gone are released by a sweep.
 //!
 //! The files, by job: this one wires the watches and the controller; `reconcile` is one
-//! reconcile of a run; `schedule` decides which probes may start and releases pods; `execute`
-//! carries out a probe's steps; `act` holds the API calls; `events` reports transitions;
-//! `sweep` releases orphaned pods; `errors` classifies failures; [`claim`] says which
-//! controller serves a run; [`status`] derives the run's phase and conditions.
+//! reconcile of a run; `schedule` drives the probes and releases pods; `execute` carries out a
+//! probe's steps (`custom_actions` a custom probe's, `inspect` the look at the node); `act` and
+//! `stream` hold the API calls; `actions` the background execs; `events` reports transitions;
+//! `sweep` releases orphaned pods; `errors` classifies failures. Pure: [`drive`] (the next
+//! step), `record` (what an observation does to the status), `admit` (who may start),
+//! [`claim`] (which controller serves a run), [`status`] (the run's phase and conditions).
 
 mod act;
 mod actions;
 mod admit;
 pub mod claim;
+mod custom_actions;
 pub mod drive;
 mod errors;
 mod events;
