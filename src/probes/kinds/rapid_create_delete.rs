@@ -97,7 +97,7 @@ pub fn outcome(pods: i32, seconds: i64, leftovers: Option<&[String]>) -> Outcome
     }
 }
 
-/// Delete the pods as they become due ([`deletions`]).
+/// Delete the pods as they become due (`deletions`).
 pub fn step(at: &At) -> Step {
     let pods = deletions(at.view);
     if pods.is_empty() {
