@@ -41,6 +41,61 @@ impl Default for Metrics {
     }
 }
 
+/// The layer of [`Metrics::counting_writes`].
+#[derive(Clone)]
+pub struct CountWritesLayer(Arc<Metrics>);
+
+impl<S> tower::Layer<S> for CountWritesLayer {
+    type Service = CountWrites<S>;
+
+    fn layer(&self, inner: S) -> CountWrites<S> {
+        CountWrites {
+            inner,
+            metrics: Arc::clone(&self.0),
+        }
+    }
+}
+
+/// A client service that counts the writes the API server accepted (2xx, or 101 for an exec).
+#[derive(Clone)]
+pub struct CountWrites<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+impl<S, B> tower::Service<http::Request<kube::client::Body>> for CountWrites<S>
+where
+    S: tower::Service<http::Request<kube::client::Body>, Response = http::Response<B>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = futures::future::BoxFuture<'static, Result<S::Response, S::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<kube::client::Body>) -> Self::Future {
+        let write = write_of(request.method(), request.uri().path());
+        let metrics = Arc::clone(&self.metrics);
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await?;
+            let status = response.status();
+            if let Some((verb, resource)) = write
+                && (status.is_success() || status == http::StatusCode::SWITCHING_PROTOCOLS)
+            {
+                metrics.write(verb, &resource);
+            }
+            Ok(response)
+        })
+    }
+}
+
 /// The verb and resource of a request that writes (`("patch", "testruns/status")`), from its
 /// method and path; `None` for a read. An exec or attach (a GET that upgrades) creates.
 pub fn write_of(method: &http::Method, path: &str) -> Option<(&'static str, String)> {
@@ -157,20 +212,11 @@ impl Metrics {
         self.api_writes.with_label_values(&[verb, resource]).inc();
     }
 
-    /// A client layer that counts every write the client sends (by verb and resource) in
-    /// `api_writes`: where the requests go out, so that no write goes uncounted.
-    pub fn counting_writes(
-        self: &Arc<Self>,
-    ) -> tower::util::MapRequestLayer<
-        impl Fn(http::Request<kube::client::Body>) -> http::Request<kube::client::Body> + Clone + use<>,
-    > {
-        let metrics = Arc::clone(self);
-        tower::util::MapRequestLayer::new(move |request: http::Request<kube::client::Body>| {
-            if let Some((verb, resource)) = write_of(request.method(), request.uri().path()) {
-                metrics.write(verb, &resource);
-            }
-            request
-        })
+    /// A client layer that counts each write the API server accepted (by verb and resource) in
+    /// `api_writes`: where the requests go out, so that no write goes uncounted, and a refused
+    /// one (a conflict, a denial) is not counted as done.
+    pub fn counting_writes(self: &Arc<Self>) -> CountWritesLayer {
+        CountWritesLayer(Arc::clone(self))
     }
 
     pub fn observe(histogram: &HistogramVec, labels: &[&str], d: Duration) {

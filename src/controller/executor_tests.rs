@@ -325,6 +325,12 @@ async fn a_refused_create_becomes_an_error_verdict_and_the_other_probes_go_on() 
     );
     assert_eq!(status.probes[1].phase, ProbePhase::Running);
     assert_eq!(event_reasons(&calls), vec!["Started", "ProbeError"]);
+    // Only the write the API server accepted counts.
+    let metrics = LAST_METRICS.with(|m| m.borrow().clone());
+    assert!(
+        metrics.contains(r#"proctor_api_writes_total{resource="pods",verb="create"} 1"#),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
