@@ -76,6 +76,45 @@ setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pid_file" "$@" </dev/null >>"$log" 2
     assert!(status.success());
 }
 
+/// Waits until the cluster works again after an API server restart, so that the next test
+/// does not meet a half-recovered one (seen in CI: a new namespace without its default
+/// ServiceAccount, and a deleted namespace that stayed): a new namespace gets its default
+/// ServiceAccount (kube-controller-manager), a pod in it runs to its end (scheduler, kubelet),
+/// and the namespace goes (the namespace controller). Prints how long that took.
+async fn settle() {
+    let started = Instant::now();
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let name = slot.clone();
+    with_namespace("settle", |client, ns| async move {
+        *name.lock().unwrap() = ns.clone();
+        let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+            Api::namespaced(client.clone(), &ns);
+        let deadline = Instant::now() + Duration::from_secs(240);
+        while !matches!(accounts.get_opt("default").await, Ok(Some(_))) {
+            assert!(
+                Instant::now() < deadline,
+                "no default ServiceAccount in {ns}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let pod = create_pod(&client, &ns, script_pod("settle", "runc", "true")).await;
+        wait_for_pod(&client, &ns, &pod, "finished", is_finished).await;
+    })
+    .await;
+    let ns = slot.lock().unwrap().clone();
+    let client = client().await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client);
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while !matches!(namespaces.get_opt(&ns).await, Ok(None)) {
+        assert!(Instant::now() < deadline, "namespace {ns} not gone");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    eprintln!(
+        "the cluster works again {:?} after the test",
+        started.elapsed()
+    );
+}
+
 /// A counter of the controller's /metrics (0 when absent).
 fn counter(metrics: &str, name_and_labels: &str) -> f64 {
     metrics
@@ -235,6 +274,7 @@ async fn a_run_resumes_as_soon_as_a_restarted_api_server_answers() {
         );
     })
     .await;
+    settle().await;
 }
 
 /// Sends `signal` to the kubelet of the test cluster.
@@ -538,4 +578,5 @@ spec:
         }
     })
     .await;
+    settle().await;
 }
