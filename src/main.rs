@@ -66,8 +66,12 @@ enum Command {
         #[arg(short, long, value_enum, default_value = "table")]
         output: proctor::report::Format,
     },
-    /// Lists every probe kind: what it checks and its parameters.
-    Catalog,
+    /// Lists every probe kind: what it runs, checks and catches, and its parameters.
+    Catalog {
+        /// Print the Markdown table of docs/catalog.md instead.
+        #[arg(long)]
+        markdown: bool,
+    },
 }
 
 /// Logs go to stderr through `tracing`: at `default` level and above, or as `PROCTOR_LOG` says
@@ -99,8 +103,12 @@ fn main() -> ExitCode {
         _ => "warn,kube_client=off,kube_runtime=off",
     });
     match command {
-        Command::Catalog => {
-            print!("{}", proctor::probes::catalog::table());
+        Command::Catalog { markdown } => {
+            if markdown {
+                print!("{}", proctor::probes::catalog::markdown());
+            } else {
+                print!("{}", proctor::probes::catalog::table());
+            }
             ExitCode::SUCCESS
         }
         Command::Run(args) => cli(|client| proctor::cli::run(client, args)),

@@ -153,7 +153,7 @@ pub enum CleanupPolicy {
 /// One probe: a name, exactly one kind, and optional overrides.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new(EXACTLY_ONE_KIND).message("a probe sets exactly one kind: exitCode, commandNotFound, env, stderr, processGroupKill, concurrentStart, execExitCode, execMissingBinary, largeOutput, workingDir, gracefulShutdown, readOnlyVolume, rapidCreateDelete, oomKill, deadlineExceeded, terminationMessage, unicodeOutput, restartCount or custom"))]
+#[x_kube(validation = Rule::new(EXACTLY_ONE_KIND).message("a probe sets exactly one kind: exitCode, commandNotFound, env, stderr, processGroupKill, concurrentStart, execExitCode, execMissingBinary, largeOutput, workingDir, gracefulShutdown, readOnlyVolume, rapidCreateDelete, oomKill, deadlineExceeded, terminationMessage, unicodeOutput, restartCount, runAsIdentity, fsGroup, capabilities, noNewPrivileges, seccompDefault, readOnlyRootFilesystem, maskedPaths, sysctls, hostDevices, hostname, etcHosts, dnsConfig, downwardApi, variableExpansion or custom"))]
 pub struct Probe {
     /// Name of the probe, unique in the run: a DNS label of at most 40 characters.
     #[schemars(
@@ -240,6 +240,50 @@ pub struct Probe {
     /// Restarts after failures are counted exactly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_count: Option<RestartCountProbe>,
+    /// runAsUser, runAsGroup and supplementalGroups reach the process as its real, effective,
+    /// saved and filesystem ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as_identity: Option<RunAsIdentityProbe>,
+    /// A volume of a pod with `fsGroup` belongs to that group (setgid), and so do new files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fs_group: Option<FsGroupProbe>,
+    /// The process's capability sets are exactly what the container's securityContext asks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<CapabilitiesProbe>,
+    /// `allowPrivilegeEscalation: false` sets no_new_privs on the process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_new_privileges: Option<EmptyParams>,
+    /// The RuntimeDefault seccomp profile filters the process: a syscall it blocks fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp_default: Option<EmptyParams>,
+    /// `readOnlyRootFilesystem: true` makes the root filesystem refuse writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only_root_filesystem: Option<EmptyParams>,
+    /// The /proc and /sys paths runtimes mask are masked, and those they make read-only are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masked_paths: Option<EmptyParams>,
+    /// The pod's safe sysctls are set in its namespaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sysctls: Option<SysctlsProbe>,
+    /// A container that is not privileged sees no device of the host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_devices: Option<EmptyParams>,
+    /// The container's hostname is the pod's name, or its `hostname` when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<HostnameProbe>,
+    /// The kubelet's /etc/hosts names the pod's IP with its hostname, and lists hostAliases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etc_hosts: Option<EmptyParams>,
+    /// `dnsPolicy: None` with a dnsConfig gives exactly that resolv.conf.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_config: Option<EmptyParams>,
+    /// The downward API tells the container its pod's name, namespace, UID, IPs, node, labels,
+    /// annotations and resource limits, in env vars and in volume files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downward_api: Option<EmptyParams>,
+    /// `$(VAR)` in command, args and env values is expanded, and `$$(VAR)` is kept literally.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variable_expansion: Option<EmptyParams>,
     /// A probe of your own, from the same primitives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom: Option<CustomProbe>,
@@ -257,11 +301,11 @@ pub const NORMALIZED_PATH: &str = r"^/$|^(/(\.\.[^/\n]+|\.[^./\n][^/\n]*|[^./\n]
 
 /// Variables the runtime, the kubelet or the probe's shell set themselves: an env probe of one
 /// of these reads their value, not the probe's.
-pub const RESERVED_ENV: &str = "!(self in ['PATH', 'HOME', 'HOSTNAME', 'TERM', 'PWD', 'OLDPWD', 'SHLVL', 'IFS', 'PS1', 'PS2', 'PS4', 'OPTIND', 'PPID']) && !self.startsWith('KUBERNETES_')";
+pub const RESERVED_ENV: &str = "!(self in ['PATH', 'HOME', 'HOSTNAME', 'TERM', 'PWD', 'OLDPWD', 'SHLVL', 'IFS', 'PS1', 'PS2', 'PS4', 'OPTIND', 'PPID', 'PROCTOR_PROBE_EMPTY', 'PROCTOR_PROBE_LONG']) && !self.startsWith('KUBERNETES_')";
 
 /// The CEL rule behind "exactly one kind"; kept next to [`Probe`] and checked by a unit test to
 /// name every kind field.
-pub const EXACTLY_ONE_KIND: &str = "[has(self.exitCode), has(self.commandNotFound), has(self.env), has(self.stderr), has(self.processGroupKill), has(self.concurrentStart), has(self.execExitCode), has(self.execMissingBinary), has(self.largeOutput), has(self.workingDir), has(self.gracefulShutdown), has(self.readOnlyVolume), has(self.rapidCreateDelete), has(self.oomKill), has(self.deadlineExceeded), has(self.terminationMessage), has(self.unicodeOutput), has(self.restartCount), has(self.custom)].filter(k, k).size() == 1";
+pub const EXACTLY_ONE_KIND: &str = "[has(self.exitCode), has(self.commandNotFound), has(self.env), has(self.stderr), has(self.processGroupKill), has(self.concurrentStart), has(self.execExitCode), has(self.execMissingBinary), has(self.largeOutput), has(self.workingDir), has(self.gracefulShutdown), has(self.readOnlyVolume), has(self.rapidCreateDelete), has(self.oomKill), has(self.deadlineExceeded), has(self.terminationMessage), has(self.unicodeOutput), has(self.restartCount), has(self.runAsIdentity), has(self.fsGroup), has(self.capabilities), has(self.noNewPrivileges), has(self.seccompDefault), has(self.readOnlyRootFilesystem), has(self.maskedPaths), has(self.sysctls), has(self.hostDevices), has(self.hostname), has(self.etcHosts), has(self.dnsConfig), has(self.downwardApi), has(self.variableExpansion), has(self.custom)].filter(k, k).size() == 1";
 
 /// A probe kind without parameters: `{}`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema, Default)]
@@ -283,16 +327,18 @@ pub struct EnvProbe {
     /// Variable name. Default `PROCTOR_PROBE_VALUE`. Not one the runtime, the kubelet or the
     /// shell sets (`PATH`, `HOME`, `HOSTNAME`, `TERM`, `PWD`, `KUBERNETES_*`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new(RESERVED_ENV).message("env.name may not be a variable the runtime, the kubelet or the shell sets (PATH, HOME, HOSTNAME, TERM, PWD, OLDPWD, SHLVL, IFS, PS1, PS2, PS4, OPTIND, PPID, KUBERNETES_*): the probe would read their value, not its own"))]
+    #[x_kube(validation = Rule::new(RESERVED_ENV).message("env.name may not be a variable the runtime, the kubelet or the shell sets (PATH, HOME, HOSTNAME, TERM, PWD, OLDPWD, SHLVL, IFS, PS1, PS2, PS4, OPTIND, PPID, KUBERNETES_*), nor one the probe sets beside it (PROCTOR_PROBE_EMPTY, PROCTOR_PROBE_LONG): the probe would read their value, not its own"))]
     #[schemars(
         length(min = 1, max = 128),
         regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$")
     )]
     pub name: Option<String>,
-    /// Value. Default: one with `=`, spaces, quotes and non-ASCII characters, which is where
-    /// env handling breaks.
+    /// Value. Default: one with every byte class env handling breaks on: `=`, leading and
+    /// trailing whitespace, a newline, a tab, quotes, backslashes and non-ASCII. The
+    /// control characters 0x1E and 0x1F are refused: the probe frames its output with them.
+    /// Beside it the probe always sets an empty variable and an 8 KiB one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 1024))]
+    #[schemars(length(max = 1024), regex(pattern = r"^[^\x1e\x1f]*$"))]
     pub value: Option<String>,
 }
 
@@ -334,6 +380,279 @@ pub struct LargeOutputProbe {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 1000000))]
     pub lines: Option<i32>,
+}
+
+/// Parameters of `runAsIdentity`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RunAsIdentityProbe {
+    /// The pod's `runAsUser`. Default 2001 (not the image's user, nor one the probe pods
+    /// otherwise run as). Not 0: probe pods run as non-root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 2147483647))]
+    pub user: Option<i64>,
+    /// The pod's `runAsGroup`. Default 2002.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 2147483647))]
+    pub group: Option<i64>,
+    /// The pod's `supplementalGroups`. Default `[2003, 2004]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 16), inner(range(min = 0, max = 2147483647)))]
+    pub supplemental_groups: Option<Vec<i64>>,
+}
+
+/// Parameters of `fsGroup`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct FsGroupProbe {
+    /// The pod's `fsGroup`. Default 2005 (not a group the process has otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 2147483647))]
+    pub group: Option<i64>,
+}
+
+/// Parameters of `capabilities`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct CapabilitiesProbe {
+    /// Capabilities added after `drop: [ALL]`. Default `[NET_BIND_SERVICE]`, the only one the
+    /// restricted Pod Security Standard allows; `[]` checks that dropping ALL leaves none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 41))]
+    pub add: Option<Vec<Capability>>,
+}
+
+/// A Linux capability, as Kubernetes spells it (without `CAP_`).
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Capability {
+    Chown,
+    DacOverride,
+    DacReadSearch,
+    Fowner,
+    Fsetid,
+    Kill,
+    Setgid,
+    Setuid,
+    Setpcap,
+    LinuxImmutable,
+    NetBindService,
+    NetBroadcast,
+    NetAdmin,
+    NetRaw,
+    IpcLock,
+    IpcOwner,
+    SysModule,
+    SysRawio,
+    SysChroot,
+    SysPtrace,
+    SysPacct,
+    SysAdmin,
+    SysBoot,
+    SysNice,
+    SysResource,
+    SysTime,
+    SysTtyConfig,
+    Mknod,
+    Lease,
+    AuditWrite,
+    AuditControl,
+    Setfcap,
+    MacOverride,
+    MacAdmin,
+    Syslog,
+    WakeAlarm,
+    BlockSuspend,
+    AuditRead,
+    Perfmon,
+    Bpf,
+    CheckpointRestore,
+}
+
+impl Capability {
+    /// Every capability, in the order of its bit in the kernel's capability sets.
+    pub const ALL: [Capability; 41] = [
+        Capability::Chown,
+        Capability::DacOverride,
+        Capability::DacReadSearch,
+        Capability::Fowner,
+        Capability::Fsetid,
+        Capability::Kill,
+        Capability::Setgid,
+        Capability::Setuid,
+        Capability::Setpcap,
+        Capability::LinuxImmutable,
+        Capability::NetBindService,
+        Capability::NetBroadcast,
+        Capability::NetAdmin,
+        Capability::NetRaw,
+        Capability::IpcLock,
+        Capability::IpcOwner,
+        Capability::SysModule,
+        Capability::SysRawio,
+        Capability::SysChroot,
+        Capability::SysPtrace,
+        Capability::SysPacct,
+        Capability::SysAdmin,
+        Capability::SysBoot,
+        Capability::SysNice,
+        Capability::SysResource,
+        Capability::SysTime,
+        Capability::SysTtyConfig,
+        Capability::Mknod,
+        Capability::Lease,
+        Capability::AuditWrite,
+        Capability::AuditControl,
+        Capability::Setfcap,
+        Capability::MacOverride,
+        Capability::MacAdmin,
+        Capability::Syslog,
+        Capability::WakeAlarm,
+        Capability::BlockSuspend,
+        Capability::AuditRead,
+        Capability::Perfmon,
+        Capability::Bpf,
+        Capability::CheckpointRestore,
+    ];
+
+    /// Its bit in the kernel's capability sets (`CapEff` and the others in /proc/PID/status).
+    pub fn bit(self) -> u32 {
+        self as u32
+    }
+
+    /// The name Kubernetes spells it with.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::Chown => "CHOWN",
+            Capability::DacOverride => "DAC_OVERRIDE",
+            Capability::DacReadSearch => "DAC_READ_SEARCH",
+            Capability::Fowner => "FOWNER",
+            Capability::Fsetid => "FSETID",
+            Capability::Kill => "KILL",
+            Capability::Setgid => "SETGID",
+            Capability::Setuid => "SETUID",
+            Capability::Setpcap => "SETPCAP",
+            Capability::LinuxImmutable => "LINUX_IMMUTABLE",
+            Capability::NetBindService => "NET_BIND_SERVICE",
+            Capability::NetBroadcast => "NET_BROADCAST",
+            Capability::NetAdmin => "NET_ADMIN",
+            Capability::NetRaw => "NET_RAW",
+            Capability::IpcLock => "IPC_LOCK",
+            Capability::IpcOwner => "IPC_OWNER",
+            Capability::SysModule => "SYS_MODULE",
+            Capability::SysRawio => "SYS_RAWIO",
+            Capability::SysChroot => "SYS_CHROOT",
+            Capability::SysPtrace => "SYS_PTRACE",
+            Capability::SysPacct => "SYS_PACCT",
+            Capability::SysAdmin => "SYS_ADMIN",
+            Capability::SysBoot => "SYS_BOOT",
+            Capability::SysNice => "SYS_NICE",
+            Capability::SysResource => "SYS_RESOURCE",
+            Capability::SysTime => "SYS_TIME",
+            Capability::SysTtyConfig => "SYS_TTY_CONFIG",
+            Capability::Mknod => "MKNOD",
+            Capability::Lease => "LEASE",
+            Capability::AuditWrite => "AUDIT_WRITE",
+            Capability::AuditControl => "AUDIT_CONTROL",
+            Capability::Setfcap => "SETFCAP",
+            Capability::MacOverride => "MAC_OVERRIDE",
+            Capability::MacAdmin => "MAC_ADMIN",
+            Capability::Syslog => "SYSLOG",
+            Capability::WakeAlarm => "WAKE_ALARM",
+            Capability::BlockSuspend => "BLOCK_SUSPEND",
+            Capability::AuditRead => "AUDIT_READ",
+            Capability::Perfmon => "PERFMON",
+            Capability::Bpf => "BPF",
+            Capability::CheckpointRestore => "CHECKPOINT_RESTORE",
+        }
+    }
+}
+
+/// Parameters of `sysctls`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SysctlsProbe {
+    /// The pod's sysctls. Default `kernel.shm_rmid_forced=1` (the IPC namespace) and
+    /// `net.ipv4.ip_local_port_range="40000 50000"` (the network namespace), both unlike a new
+    /// namespace's defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 10))]
+    pub values: Option<Vec<SysctlValue>>,
+}
+
+/// One sysctl of the pod.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SysctlValue {
+    pub name: SafeSysctl,
+    /// Its value: digits, spaces, commas and dashes (what these sysctls take).
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[0-9][-0-9 ,]*$"))]
+    pub value: String,
+}
+
+/// The sysctls the kubelet allows by default (and the baseline Pod Security Standard admits).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum SafeSysctl {
+    #[serde(rename = "kernel.shm_rmid_forced")]
+    KernelShmRmidForced,
+    #[serde(rename = "net.ipv4.ip_local_port_range")]
+    IpLocalPortRange,
+    #[serde(rename = "net.ipv4.ip_unprivileged_port_start")]
+    IpUnprivilegedPortStart,
+    #[serde(rename = "net.ipv4.tcp_syncookies")]
+    TcpSyncookies,
+    #[serde(rename = "net.ipv4.ping_group_range")]
+    PingGroupRange,
+    #[serde(rename = "net.ipv4.ip_local_reserved_ports")]
+    IpLocalReservedPorts,
+    #[serde(rename = "net.ipv4.tcp_keepalive_time")]
+    TcpKeepaliveTime,
+    #[serde(rename = "net.ipv4.tcp_fin_timeout")]
+    TcpFinTimeout,
+    #[serde(rename = "net.ipv4.tcp_keepalive_intvl")]
+    TcpKeepaliveIntvl,
+    #[serde(rename = "net.ipv4.tcp_keepalive_probes")]
+    TcpKeepaliveProbes,
+}
+
+impl SafeSysctl {
+    /// The name the kernel and Kubernetes know it by.
+    pub fn name(self) -> &'static str {
+        match self {
+            SafeSysctl::KernelShmRmidForced => "kernel.shm_rmid_forced",
+            SafeSysctl::IpLocalPortRange => "net.ipv4.ip_local_port_range",
+            SafeSysctl::IpUnprivilegedPortStart => "net.ipv4.ip_unprivileged_port_start",
+            SafeSysctl::TcpSyncookies => "net.ipv4.tcp_syncookies",
+            SafeSysctl::PingGroupRange => "net.ipv4.ping_group_range",
+            SafeSysctl::IpLocalReservedPorts => "net.ipv4.ip_local_reserved_ports",
+            SafeSysctl::TcpKeepaliveTime => "net.ipv4.tcp_keepalive_time",
+            SafeSysctl::TcpFinTimeout => "net.ipv4.tcp_fin_timeout",
+            SafeSysctl::TcpKeepaliveIntvl => "net.ipv4.tcp_keepalive_intvl",
+            SafeSysctl::TcpKeepaliveProbes => "net.ipv4.tcp_keepalive_probes",
+        }
+    }
+}
+
+/// Parameters of `hostname`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct HostnameProbe {
+    /// The pod's `hostname`. Default: none, so the hostname must be the pod's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
+    pub hostname: Option<String>,
+    /// The pod's `subdomain` (the hostname stays the short name). Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
+    pub subdomain: Option<String>,
 }
 
 /// Parameters of `workingDir`.
@@ -799,7 +1118,7 @@ mod tests {
             .filter(|p| !NOT_KINDS.contains(p))
             .collect();
         kinds.sort_unstable();
-        assert_eq!(kinds.len(), 19, "{kinds:?}");
+        assert_eq!(kinds.len(), 33, "{kinds:?}");
 
         let rule = &schema["x-kubernetes-validations"][0];
         assert_eq!(rule["rule"], EXACTLY_ONE_KIND);

@@ -61,13 +61,36 @@ fn every_catalog_probe_of_the_sample_resolves_and_shapes_a_pod() {
     kinds.dedup();
     assert_eq!(
         kinds.len(),
-        19,
+        super::kinds::KINDS.len(),
         "the sample covers the whole catalog: {kinds:?}"
     );
 }
 
 #[test]
 fn pods_meet_the_restricted_pod_security_standard() {
+    let sample: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../../examples/conformance.yaml")).unwrap();
+    let probes: Vec<Probe> = serde_yaml::from_value(sample["spec"]["probes"].clone()).unwrap();
+    let every_pod = probes.iter().flat_map(|p| {
+        let resolved = resolve(p, &run(), None).unwrap();
+        pods(&resolved, &run(), 0)
+    });
+    for pod in every_pod {
+        let spec = pod.spec.as_ref().unwrap();
+        let pod_sc = spec.security_context.as_ref().unwrap();
+        assert_ne!(pod_sc.run_as_user, Some(0));
+        assert_eq!(spec.host_pid.or(spec.host_network).or(spec.host_ipc), None);
+        let sc = container(&pod).security_context.as_ref().unwrap();
+        assert_ne!(sc.privileged, Some(true));
+        let added = sc
+            .capabilities
+            .as_ref()
+            .unwrap()
+            .add
+            .clone()
+            .unwrap_or_default();
+        assert!(added.iter().all(|c| c == "NET_BIND_SERVICE"), "{added:?}");
+    }
     for pod in pods_of("name: p\nexitCode: {code: 3}") {
         let spec = pod.spec.as_ref().unwrap();
         let pod_sc = spec.security_context.as_ref().unwrap();

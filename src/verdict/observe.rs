@@ -44,6 +44,13 @@ pub struct PodObservation {
     pub started_at: Option<Timestamp>,
     /// `spec.nodeName`: the node the pod was scheduled to.
     pub node: Option<String>,
+    /// `metadata.uid` and `metadata.namespace`, for the kinds that check what the pod is told
+    /// about itself.
+    pub uid: Option<String>,
+    pub namespace: Option<String>,
+    /// `status.podIP` and `status.hostIP`.
+    pub pod_ip: Option<String>,
+    pub host_ip: Option<String>,
 }
 
 impl PodObservation {
@@ -87,6 +94,10 @@ impl PodObservation {
             deletion_requested: pod.metadata.deletion_timestamp.is_some(),
             started_at: status.and_then(|s| s.start_time.as_ref()).map(|t| t.0),
             node: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
+            uid: pod.metadata.uid.clone(),
+            namespace: pod.metadata.namespace.clone(),
+            pod_ip: status.and_then(|s| s.pod_ip.clone()),
+            host_ip: status.and_then(|s| s.host_ip.clone()),
         }
     }
 

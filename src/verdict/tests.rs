@@ -514,14 +514,24 @@ fn text_probes_compare_byte_for_byte_and_show_the_difference_escaped() {
         name: "X".into(),
         value: value.into(),
     };
-    let ok = judge(
-        kind.clone(),
-        "exit-0",
-        Some(format!("{value}\n").as_bytes()),
+    let framed = |v: &str| {
+        format!(
+            "X\u{1f}={v}\u{1e}\nPROCTOR_PROBE_EMPTY\u{1f}=\u{1e}\nPROCTOR_PROBE_LONG\u{1f}={}\u{1e}\n",
+            crate::probes::kinds::env::long_value()
+        )
+    };
+    let ok = judge(kind.clone(), "exit-0", Some(framed(value).as_bytes()));
+    assert_eq!(ok.verdict, Verdict::Passed, "{ok:?}");
+    let trimmed = judge(kind.clone(), "exit-0", Some(framed(" x ").as_bytes()));
+    assert_eq!(
+        trimmed.message,
+        r#"expected value "a=b c ü", observed " x ""#
     );
-    assert_eq!(ok.verdict, Verdict::Passed);
-    let dropped = judge(kind, "exit-0", Some(b"\n"));
-    assert_eq!(dropped.message, r#"expected value "a=b c ü", observed """#);
+    let dropped = judge(kind, "exit-0", Some(b"X\x1f!\x1e\n"));
+    assert_eq!(
+        dropped.message,
+        r#"expected value "a=b c ü", observed not set"#
+    );
     let unicode = ProbeKind::UnicodeOutput {
         text: "世界 🚀".into(),
     };
@@ -678,4 +688,56 @@ fn an_exec_verdict_that_did_not_pass_shows_the_exec_output() {
     let passed = Outcome::from_checks(Vec::new(), "fine".into());
     assert_eq!(with_exec_output(passed, "noise").message, "fine");
     assert!(with_exec_output(failed, &"x".repeat(10_000)).message.len() <= 520);
+}
+
+/// The security-context kinds judge the real output of their pods on the test cluster (under
+/// runc and under the two fault classes that break them, captured in tests/fixtures/logs):
+/// each passes under runc and fails, with the reason of its own check, exactly under the class
+/// that breaks it.
+#[test]
+fn security_kinds_judge_real_output_under_runc_and_their_faults() {
+    let sample: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../../examples/conformance.yaml")).unwrap();
+    let probes: Vec<crate::api::Probe> =
+        serde_yaml::from_value(sample["spec"]["probes"].clone()).unwrap();
+    let cases = [
+        ("run-as-identity", "insecure", "UidsMismatch"),
+        ("capabilities", "insecure", "BoundingSetMismatch"),
+        ("no-new-privileges", "insecure", "NoNewPrivsMismatch"),
+        ("seccomp-default", "insecure", "SeccompModeMismatch"),
+        (
+            "read-only-root-filesystem",
+            "unconfined",
+            "RootMountMismatch",
+        ),
+        ("masked-paths", "unconfined", "MaskedPathsMismatch"),
+        ("host-devices", "unconfined", "DevicesMismatch"),
+        ("sysctls", "unconfined", "SysctlMismatch"),
+        ("fs-group", "unconfined", "VolumeGroupMismatch"),
+    ];
+    for (name, breaking, reason) in cases {
+        let probe = probes.iter().find(|p| p.name == name).unwrap();
+        let kind = ProbeKind::of(probe).unwrap();
+        for class in ["runc", "insecure", "unconfined"] {
+            let path = format!(
+                "{}/tests/fixtures/logs/{name}-{class}.txt",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let log = std::fs::read(&path).unwrap();
+            let outcome = judge(kind.clone(), "exit-0", Some(&log));
+            if class == breaking {
+                assert_eq!(
+                    (outcome.verdict, outcome.reason.as_str()),
+                    (Verdict::Failed, reason),
+                    "{name} under {class}: {outcome:?}"
+                );
+            } else {
+                assert_eq!(
+                    outcome.verdict,
+                    Verdict::Passed,
+                    "{name} under {class}: {outcome:?}"
+                );
+            }
+        }
+    }
 }

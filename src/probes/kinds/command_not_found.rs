@@ -15,6 +15,9 @@ pub const KIND: Kind = Kind {
         kind: "commandNotFound",
         checks: "a missing command ends the pod Failed (StartError, 128/127), never stuck",
         parameters: "-",
+        runs: "a command that is not in the image",
+        catches: "a spawn failure inside the runtime that leaves the pod Pending or Running for ever",
+        faults: "exit",
     },
 };
 

@@ -16,6 +16,9 @@ pub const KIND: Kind = Kind {
         kind: "concurrentStart",
         checks: "N pods created in one burst all reach Succeeded; start spread recorded",
         parameters: "pods (default 10)",
+        runs: "N pods created in one burst",
+        catches: "lock contention and races in sandbox, network or overlay setup",
+        faults: "race",
     },
 };
 

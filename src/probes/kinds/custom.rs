@@ -24,6 +24,9 @@ pub const KIND: Kind = Kind {
         kind: "custom",
         checks: "a pod of your own, actions (exec, delete) and expectations from the same primitives",
         parameters: "command, env, workingDir, volumes, actions, expect, ...",
+        runs: "the user's command, env, workingDir and volumes; the user's exec and delete actions",
+        catches: "whatever the user declares",
+        faults: "exit, exec, sigterm",
     },
 };
 

@@ -28,6 +28,9 @@ pub const KIND: Kind = Kind {
         kind: "deadlineExceeded",
         checks: "a pod past activeDeadlineSeconds fails with DeadlineExceeded within 10 s",
         parameters: "seconds (default 5)",
+        runs: "sleeps past `activeDeadlineSeconds`, exits on TERM",
+        catches: "deadlines not enforced, or enforced by a kill that lands late",
+        faults: "latekill",
     },
 };
 

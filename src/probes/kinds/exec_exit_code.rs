@@ -16,6 +16,9 @@ pub const KIND: Kind = Kind {
         kind: "execExitCode",
         checks: "exec of `exit N` in a running container reports N",
         parameters: "code (default 7)",
+        runs: "a long-running pod; Proctor execs `sh -c 'exit N'`",
+        catches: "exec exit codes swallowed",
+        faults: "exec",
     },
 };
 

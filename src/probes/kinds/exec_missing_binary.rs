@@ -14,6 +14,9 @@ pub const KIND: Kind = Kind {
         kind: "execMissingBinary",
         checks: "exec of a missing binary fails and the pod keeps running",
         parameters: "-",
+        runs: "a long-running pod; Proctor execs a binary that does not exist",
+        catches: "the exec spawn-failure path: a hang, an exit 0, or a pod killed by it",
+        faults: "exec",
     },
 };
 

@@ -15,6 +15,9 @@ pub const KIND: Kind = Kind {
         kind: "exitCode",
         checks: "a container exiting with code N ends Failed with exit code N",
         parameters: "code (default 42)",
+        runs: "`sh -c 'exit N'`",
+        catches: "exit codes lost or rewritten on the way to the pod status (job controllers and CI depend on them)",
+        faults: "exit",
     },
 };
 

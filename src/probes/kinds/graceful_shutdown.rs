@@ -17,6 +17,9 @@ pub const KIND: Kind = Kind {
         kind: "gracefulShutdown",
         checks: "a deleted pod gets SIGTERM, exits 0 within its grace period; timeline recorded",
         parameters: "gracePeriodSeconds (default 10)",
+        runs: "traps TERM, writes a marker to stdout and the termination log, exits 0; Proctor deletes the pod with the grace period",
+        catches: "SIGKILL sent instead of SIGTERM, or the grace period cut short",
+        faults: "sigterm, latekill",
     },
 };
 

@@ -15,6 +15,9 @@ pub const KIND: Kind = Kind {
         kind: "largeOutput",
         checks: "every line of `seq 1 N` (> 64 KiB) reaches the log, in order",
         parameters: "lines (default 20000)",
+        runs: "`seq 1 N`",
+        catches: "pipe and FIFO buffer limits, log truncation or duplication",
+        faults: "trunc",
     },
 };
 

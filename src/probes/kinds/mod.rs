@@ -8,24 +8,38 @@
 //! it does more than wait for its pod to finish); the compiler
 //! points at every match that misses it.
 
+pub mod capabilities;
 pub mod command_not_found;
 pub mod concurrent_start;
 pub mod custom;
 pub mod deadline_exceeded;
+pub mod dns_config;
+pub mod downward_api;
 pub mod env;
+pub mod etc_hosts;
 pub mod exec_exit_code;
 pub mod exec_missing_binary;
 pub mod exit_code;
+pub mod fs_group;
 pub mod graceful_shutdown;
+pub mod host_devices;
+pub mod hostname;
 pub mod large_output;
+pub mod masked_paths;
+pub mod no_new_privileges;
 pub mod oom_kill;
 pub mod process_group_kill;
 pub mod rapid_create_delete;
+pub mod read_only_root_filesystem;
 pub mod read_only_volume;
 pub mod restart_count;
+pub mod run_as_identity;
+pub mod seccomp_default;
 pub mod stderr;
+pub mod sysctls;
 pub mod termination_message;
 pub mod unicode_output;
+pub mod variable_expansion;
 pub mod working_dir;
 
 use std::collections::BTreeMap;
@@ -85,6 +99,20 @@ pub const KINDS: &[Kind] = &[
     termination_message::KIND,
     unicode_output::KIND,
     restart_count::KIND,
+    run_as_identity::KIND,
+    fs_group::KIND,
+    capabilities::KIND,
+    no_new_privileges::KIND,
+    seccomp_default::KIND,
+    read_only_root_filesystem::KIND,
+    masked_paths::KIND,
+    sysctls::KIND,
+    host_devices::KIND,
+    hostname::KIND,
+    etc_hosts::KIND,
+    dns_config::KIND,
+    downward_api::KIND,
+    variable_expansion::KIND,
     custom::KIND,
 ];
 
@@ -141,6 +169,33 @@ pub enum ProbeKind {
     RestartCount {
         failures: i32,
     },
+    RunAsIdentity {
+        user: i64,
+        group: i64,
+        supplemental_groups: Vec<i64>,
+    },
+    FsGroup {
+        group: i64,
+    },
+    Capabilities {
+        add: Vec<crate::api::Capability>,
+    },
+    NoNewPrivileges,
+    SeccompDefault,
+    ReadOnlyRootFilesystem,
+    MaskedPaths,
+    Sysctls {
+        values: Vec<crate::api::SysctlValue>,
+    },
+    HostDevices,
+    Hostname {
+        hostname: Option<String>,
+        subdomain: Option<String>,
+    },
+    EtcHosts,
+    DnsConfig,
+    DownwardApi,
+    VariableExpansion,
     Custom(Box<crate::api::CustomProbe>),
 }
 
@@ -185,6 +240,20 @@ impl ProbeKind {
             ProbeKind::TerminationMessage { .. } => termination_message::KIND.name,
             ProbeKind::UnicodeOutput { .. } => unicode_output::KIND.name,
             ProbeKind::RestartCount { .. } => restart_count::KIND.name,
+            ProbeKind::RunAsIdentity { .. } => run_as_identity::KIND.name,
+            ProbeKind::FsGroup { .. } => fs_group::KIND.name,
+            ProbeKind::Capabilities { .. } => capabilities::KIND.name,
+            ProbeKind::NoNewPrivileges => no_new_privileges::KIND.name,
+            ProbeKind::SeccompDefault => seccomp_default::KIND.name,
+            ProbeKind::ReadOnlyRootFilesystem => read_only_root_filesystem::KIND.name,
+            ProbeKind::MaskedPaths => masked_paths::KIND.name,
+            ProbeKind::Sysctls { .. } => sysctls::KIND.name,
+            ProbeKind::HostDevices => host_devices::KIND.name,
+            ProbeKind::Hostname { .. } => hostname::KIND.name,
+            ProbeKind::EtcHosts => etc_hosts::KIND.name,
+            ProbeKind::DnsConfig => dns_config::KIND.name,
+            ProbeKind::DownwardApi => downward_api::KIND.name,
+            ProbeKind::VariableExpansion => variable_expansion::KIND.name,
             ProbeKind::Custom(_) => custom::KIND.name,
         }
     }
@@ -228,7 +297,21 @@ impl ProbeKind {
             | ProbeKind::LargeOutput { .. }
             | ProbeKind::WorkingDir { .. }
             | ProbeKind::ReadOnlyVolume
-            | ProbeKind::UnicodeOutput { .. } => true,
+            | ProbeKind::UnicodeOutput { .. }
+            | ProbeKind::RunAsIdentity { .. }
+            | ProbeKind::FsGroup { .. }
+            | ProbeKind::Capabilities { .. }
+            | ProbeKind::NoNewPrivileges
+            | ProbeKind::SeccompDefault
+            | ProbeKind::ReadOnlyRootFilesystem
+            | ProbeKind::MaskedPaths
+            | ProbeKind::Sysctls { .. }
+            | ProbeKind::HostDevices
+            | ProbeKind::Hostname { .. }
+            | ProbeKind::EtcHosts
+            | ProbeKind::DnsConfig
+            | ProbeKind::DownwardApi
+            | ProbeKind::VariableExpansion => true,
             ProbeKind::Custom(c) => custom::needs_log(c),
             _ => false,
         }
@@ -287,7 +370,31 @@ impl ProbeKind {
             } => termination_message::shape(text, *fallback_to_logs, spec),
             ProbeKind::UnicodeOutput { text } => unicode_output::shape(text, spec),
             ProbeKind::RestartCount { failures } => restart_count::shape(*failures, spec),
+            ProbeKind::RunAsIdentity {
+                user,
+                group,
+                supplemental_groups,
+            } => run_as_identity::shape(*user, *group, supplemental_groups, spec),
+            ProbeKind::FsGroup { group } => fs_group::shape(*group, spec),
+            ProbeKind::Capabilities { add } => capabilities::shape(add, spec),
+            ProbeKind::NoNewPrivileges => no_new_privileges::shape(spec),
+            ProbeKind::SeccompDefault => seccomp_default::shape(spec),
+            ProbeKind::ReadOnlyRootFilesystem => read_only_root_filesystem::shape(spec),
+            ProbeKind::MaskedPaths => masked_paths::shape(spec),
+            ProbeKind::Sysctls { values } => sysctls::shape(values, spec),
+            ProbeKind::HostDevices => host_devices::shape(spec),
+            ProbeKind::Hostname {
+                hostname,
+                subdomain,
+            } => hostname::shape(hostname.as_deref(), subdomain.as_deref(), spec),
+            ProbeKind::EtcHosts => etc_hosts::shape(spec),
+            ProbeKind::DnsConfig => dns_config::shape(spec),
+            ProbeKind::DownwardApi => {}
+            ProbeKind::VariableExpansion => variable_expansion::shape(spec),
             ProbeKind::Custom(custom) => custom::shape(custom, spec, &pod_name),
+        }
+        if matches!(self, ProbeKind::DownwardApi) {
+            downward_api::shape_pod(pod);
         }
         if self.observes_deletion() {
             pod.metadata.finalizers = Some(vec![crate::api::POD_FINALIZER.into()]);
@@ -301,7 +408,7 @@ impl ProbeKind {
         match self {
             ProbeKind::ExitCode { code } => exit_code::judge(*code, evidence),
             ProbeKind::CommandNotFound => command_not_found::judge(evidence),
-            ProbeKind::Env { value, .. } => env::judge(value, evidence),
+            ProbeKind::Env { name, value } => env::judge(name, value, evidence),
             ProbeKind::Stderr { text } => stderr::judge(text, evidence),
             ProbeKind::ProcessGroupKill { .. } => process_group_kill::judge(evidence),
             ProbeKind::ConcurrentStart { pods } => concurrent_start::judge(*pods, evidence),
@@ -322,6 +429,24 @@ impl ProbeKind {
             } => termination_message::judge(text, *fallback_to_logs, evidence),
             ProbeKind::UnicodeOutput { text } => unicode_output::judge(text, evidence),
             ProbeKind::RestartCount { failures } => restart_count::judge(*failures, evidence),
+            ProbeKind::RunAsIdentity {
+                user,
+                group,
+                supplemental_groups,
+            } => run_as_identity::judge(*user, *group, supplemental_groups, evidence),
+            ProbeKind::FsGroup { group } => fs_group::judge(*group, evidence),
+            ProbeKind::Capabilities { add } => capabilities::judge(add, evidence),
+            ProbeKind::NoNewPrivileges => no_new_privileges::judge(evidence),
+            ProbeKind::SeccompDefault => seccomp_default::judge(evidence),
+            ProbeKind::ReadOnlyRootFilesystem => read_only_root_filesystem::judge(evidence),
+            ProbeKind::MaskedPaths => masked_paths::judge(evidence),
+            ProbeKind::Sysctls { values } => sysctls::judge(values, evidence),
+            ProbeKind::HostDevices => host_devices::judge(evidence),
+            ProbeKind::Hostname { hostname, .. } => hostname::judge(hostname.as_deref(), evidence),
+            ProbeKind::EtcHosts => etc_hosts::judge(evidence),
+            ProbeKind::DnsConfig => dns_config::judge(evidence),
+            ProbeKind::DownwardApi => downward_api::judge(evidence),
+            ProbeKind::VariableExpansion => variable_expansion::judge(evidence),
             ProbeKind::Custom(custom) => custom::judge(custom, evidence),
         }
     }
@@ -364,4 +489,17 @@ fn set_memory(container: &mut Container, mib: i32) {
         requests: Some(quantity),
         ..ResourceRequirements::default()
     });
+}
+
+/// The value of the first line `KEY: VALUE` (or `KEY:\tVALUE`, as in `/proc/self/status`) of
+/// `log`, trimmed.
+fn field<'a>(log: &'a str, key: &str) -> Option<&'a str> {
+    log.lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix(':'))
+        .map(str::trim)
+}
+
+/// The log's text, for kinds judged from what the probe printed.
+fn log_text(evidence: &Evidence) -> Option<&str> {
+    evidence.log.as_ref().and_then(|l| l.text.as_deref())
 }

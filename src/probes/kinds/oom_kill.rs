@@ -15,6 +15,9 @@ pub const KIND: Kind = Kind {
         kind: "oomKill",
         checks: "a container over its memory limit ends OOMKilled with exit code 137",
         parameters: "limitMiB (default 16)",
+        runs: "allocates beyond a small memory limit",
+        catches: "an OOM kill not reported as OOMKilled (exit 137)",
+        faults: "exit",
     },
 };
 

@@ -21,6 +21,9 @@ pub const KIND: Kind = Kind {
         kind: "processGroupKill",
         checks: "deleting the pod leaves none of its children on the node (hostPID inspector)",
         parameters: "children (default 2); needs spec.allowPrivileged",
+        runs: "`sleep & sleep & wait`, each child carrying a marker; Proctor deletes the pod",
+        catches: "children orphaned because the kill reached the main process only",
+        faults: "pgk",
     },
 };
 

@@ -23,6 +23,9 @@ pub const KIND: Kind = Kind {
         kind: "rapidCreateDelete",
         checks: "N pods created and deleted at once are all gone in time; no leftovers on the node (with allowPrivileged)",
         parameters: "pods (default 10)",
+        runs: "N pods, half deleted while they are set up and half once they run",
+        catches: "cleanup paths under churn: pods stuck Terminating, leaked shims and processes",
+        faults: "latekill",
     },
 };
 

@@ -15,6 +15,9 @@ pub const KIND: Kind = Kind {
         kind: "readOnlyVolume",
         checks: "a write into a read-only mount is refused",
         parameters: "-",
+        runs: "`touch` into an emptyDir mounted readOnly",
+        catches: "read-only volume mounts that are writable",
+        faults: "rw",
     },
 };
 

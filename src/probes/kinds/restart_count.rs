@@ -16,6 +16,9 @@ pub const KIND: Kind = Kind {
         kind: "restartCount",
         checks: "a container failing k times under OnFailure shows restartCount k, then Succeeded",
         parameters: "failures (default 2)",
+        runs: "restartPolicy OnFailure; fails k times, then succeeds",
+        catches: "restart accounting",
+        faults: "exit",
     },
 };
 

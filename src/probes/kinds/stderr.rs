@@ -17,6 +17,9 @@ pub const KIND: Kind = Kind {
         kind: "stderr",
         checks: "text written to stderr reaches the pod log",
         parameters: "text",
+        runs: "writes the text to stderr only",
+        catches: "a broken stderr relay, invisible to tests that read stdout only",
+        faults: "stderr",
     },
 };
 

@@ -17,6 +17,9 @@ pub const KIND: Kind = Kind {
         kind: "terminationMessage",
         checks: "/dev/termination-log (or the log tail, with FallbackToLogsOnError) reaches the status",
         parameters: "text, fallbackToLogsOnError",
+        runs: "writes to /dev/termination-log (or, with fallback, only to the log) and fails",
+        catches: "termination message plumbing, and the log-tail fallback",
+        faults: "exit",
     },
 };
 

@@ -18,6 +18,9 @@ pub const KIND: Kind = Kind {
         kind: "unicodeOutput",
         checks: "multi-byte UTF-8 (CJK, emoji, combining marks, RTL) reaches the log byte for byte",
         parameters: "text",
+        runs: "prints multi-byte UTF-8 (CJK, emoji, combining marks)",
+        catches: "encoding damage in the log relay",
+        faults: "unicode",
     },
 };
 

@@ -15,6 +15,9 @@ pub const KIND: Kind = Kind {
         kind: "workingDir",
         checks: "the process runs in the container's workingDir",
         parameters: "path (default /tmp)",
+        runs: "`pwd` with `workingDir` set",
+        catches: "workingDir ignored or resolved wrongly",
+        faults: "cwd",
     },
 };
 

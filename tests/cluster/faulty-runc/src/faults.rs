@@ -3,6 +3,9 @@
 
 use serde_json::{Value, json};
 
+/// An edit of an OCI spec (or process spec): what it did, or why it could not.
+pub type Edit = fn(&mut Value) -> Result<String, String>;
+
 /// A way of breaking the runtime.
 pub struct Fault {
     /// The suffix of the runtime handler (`faulty-<name>`) and of the wrapper's file name.
@@ -11,7 +14,10 @@ pub struct Fault {
     pub breaks: &'static str,
     /// Edits a workload container's OCI spec on `create`; returns a short description of what it
     /// did (empty when nothing was needed).
-    pub edit_spec: fn(&mut Value) -> Result<String, String>,
+    pub edit_spec: Edit,
+    /// Edits a pod sandbox's OCI spec on `create` (what the pod's containers share: its
+    /// namespaces' sysctls); empty when nothing was needed.
+    pub edit_sandbox: Edit,
     /// Replaces the signal of `runc kill`, or `None` to leave it.
     pub rewrite_signal: fn(&str) -> Option<&'static str>,
     /// Sends the workload's stderr to /dev/null.
@@ -26,7 +32,7 @@ pub struct Fault {
     pub spares_children: bool,
     /// Edits the process spec of `runc exec` (`--process FILE`); returns what it did, empty
     /// when nothing was needed.
-    pub edit_exec: fn(&mut Value) -> Result<String, String>,
+    pub edit_exec: Edit,
     /// A workload container's `create` fails while another one's is in progress (creates hold
     /// a lock for [`CREATE_HOLD`] past runc's own work): concurrent starts fail.
     pub serializes_creates: bool,
@@ -45,6 +51,7 @@ const PASS: Fault = Fault {
     name: "none",
     breaks: "nothing: a transparent wrapper, the control for the others",
     edit_spec: |_| Ok(String::new()),
+    edit_sandbox: |_| Ok(String::new()),
     rewrite_signal: |_| None,
     silences_stderr: false,
     mangles_stdout: false,
@@ -59,8 +66,8 @@ pub const FAULTS: &[Fault] = &[
     PASS,
     Fault {
         name: "env",
-        breaks: "drops the container's own environment variables",
-        edit_spec: drop_env,
+        breaks: "trims leading and trailing whitespace from every env value",
+        edit_spec: trim_env,
         ..PASS
     },
     Fault {
@@ -136,6 +143,111 @@ pub const FAULTS: &[Fault] = &[
         edit_spec: writable_mounts,
         ..PASS
     },
+    Fault {
+        name: "root",
+        breaks: "runs the process as root (uid 0, gid 0), whatever runAsUser and runAsGroup ask",
+        edit_spec: run_as_root,
+        ..PASS
+    },
+    Fault {
+        name: "caps",
+        breaks: "gives the process every capability in every set, whatever the securityContext drops",
+        edit_spec: every_capability,
+        ..PASS
+    },
+    Fault {
+        name: "nnp",
+        breaks: "leaves no_new_privs unset, whatever allowPrivilegeEscalation says",
+        edit_spec: no_no_new_privileges,
+        ..PASS
+    },
+    Fault {
+        name: "seccomp",
+        breaks: "runs the container without its seccomp filter",
+        edit_spec: no_seccomp,
+        ..PASS
+    },
+    Fault {
+        name: "insecure",
+        breaks: "root, caps, nnp and seccomp at once (each breaks a different probe)",
+        edit_spec: insecure,
+        ..PASS
+    },
+    Fault {
+        name: "rootfs",
+        breaks: "mounts the root filesystem writable, whatever readOnlyRootFilesystem says",
+        edit_spec: writable_root,
+        ..PASS
+    },
+    Fault {
+        name: "masks",
+        breaks: "masks no /proc or /sys path and makes none read-only",
+        edit_spec: no_masks,
+        ..PASS
+    },
+    Fault {
+        name: "devices",
+        breaks: "passes the host's /dev/kmsg into every container",
+        edit_spec: host_kmsg,
+        ..PASS
+    },
+    Fault {
+        name: "sysctl",
+        breaks: "drops the pod's sysctls",
+        edit_spec: no_sysctls,
+        edit_sandbox: no_sysctls,
+        ..PASS
+    },
+    Fault {
+        name: "fsgroup",
+        breaks: "gives emptyDir volumes back to root (0:0, mode 0777) after the kubelet gave them to the fsGroup",
+        edit_spec: undo_fs_group,
+        ..PASS
+    },
+    Fault {
+        name: "unconfined",
+        breaks: "rootfs, masks, devices, sysctl and fsgroup at once (each breaks a different probe)",
+        edit_spec: unconfined,
+        edit_sandbox: no_sysctls,
+        ..PASS
+    },
+    Fault {
+        name: "hostname",
+        breaks: "names every pod's sandbox `faulty-hostname`, whatever its name or spec.hostname",
+        edit_sandbox: rename_sandbox,
+        ..PASS
+    },
+    Fault {
+        name: "hosts",
+        breaks: "mounts a hosts file of its own (localhost only) over the kubelet's /etc/hosts",
+        edit_spec: own_hosts_file,
+        ..PASS
+    },
+    Fault {
+        name: "dns",
+        breaks: "mounts a resolv.conf of its own (nameserver 127.0.0.1) over the pod's",
+        edit_spec: own_resolv_conf,
+        ..PASS
+    },
+    Fault {
+        name: "downward",
+        breaks: "the downward API tells of another pod: env values and downwardAPI volume files equal to the pod's name, namespace or UID get a `stale-` prefix",
+        edit_spec: stale_downward_api,
+        ..PASS
+    },
+    Fault {
+        name: "expansion",
+        breaks: "undoes the kubelet's $(VAR) expansion: an env var's value in the args or in another env value becomes $(NAME) again",
+        edit_spec: unexpand,
+        ..PASS
+    },
+    Fault {
+        name: "identity",
+        breaks: "hostname, hosts, dns, downward and expansion at once (each breaks a different probe)",
+        edit_spec: wrong_identity,
+        edit_sandbox: rename_sandbox,
+        ..PASS
+    },
 ];
 
 impl Fault {
@@ -162,27 +274,22 @@ pub fn is_sandbox(spec: &Value) -> bool {
         == Some("sandbox")
 }
 
-/// Variables the runtime and image provide rather than the pod spec; keeping them leaves the
-/// container runnable while everything the user asked for is gone.
-const RUNTIME_ENV: &[&str] = &["PATH", "HOSTNAME", "HOME", "TERM"];
-
-fn drop_env(spec: &mut Value) -> Result<String, String> {
+fn trim_env(spec: &mut Value) -> Result<String, String> {
     let env = spec
         .pointer_mut("/process/env")
         .and_then(Value::as_array_mut)
         .ok_or("spec has no process.env")?;
-    let before = env.len();
-    env.retain(|entry| {
-        let name = entry
-            .as_str()
-            .and_then(|e| e.split('=').next())
-            .unwrap_or("");
-        RUNTIME_ENV.contains(&name)
-    });
-    Ok(format!(
-        "dropped {} of {before} env vars",
-        before - env.len()
-    ))
+    let mut trimmed = 0;
+    for entry in env.iter_mut() {
+        let Some((name, value)) = entry.as_str().and_then(|e| e.split_once('=')) else {
+            continue;
+        };
+        if value.trim() != value {
+            *entry = json!(format!("{name}={}", value.trim()));
+            trimmed += 1;
+        }
+    }
+    Ok(format!("trimmed {trimmed} env values"))
 }
 
 fn ignore_cwd(spec: &mut Value) -> Result<String, String> {
@@ -303,6 +410,445 @@ fn writable_mounts(spec: &mut Value) -> Result<String, String> {
     Ok(format!("made writable: {}", changed.join(", ")))
 }
 
+/// Every capability the kernel of this machine knows (Linux 5.9 and later).
+const EVERY_CAPABILITY: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+fn run_as_root(spec: &mut Value) -> Result<String, String> {
+    let user = spec
+        .pointer_mut("/process/user")
+        .and_then(Value::as_object_mut)
+        .ok_or("spec has no process.user")?;
+    let was = format!(
+        "{}:{}",
+        user.get("uid").unwrap_or(&Value::Null),
+        user.get("gid").unwrap_or(&Value::Null)
+    );
+    user.insert("uid".into(), json!(0));
+    user.insert("gid".into(), json!(0));
+    Ok(format!("user {was} replaced by 0:0"))
+}
+
+fn every_capability(spec: &mut Value) -> Result<String, String> {
+    let process = spec
+        .get_mut("process")
+        .and_then(Value::as_object_mut)
+        .ok_or("spec has no process")?;
+    // Only what this machine's bounding set holds: runc cannot raise a capability the host
+    // itself lacks (a VM may withhold some).
+    let bounding = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let hex = status
+                .lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))?
+                .trim()
+                .to_owned();
+            u64::from_str_radix(&hex, 16).ok()
+        })
+        .unwrap_or(u64::MAX);
+    let all = json!(
+        EVERY_CAPABILITY
+            .iter()
+            .enumerate()
+            .filter(|(bit, _)| bounding & (1 << bit) != 0)
+            .map(|(_, name)| *name)
+            .collect::<Vec<_>>()
+    );
+    process.insert(
+        "capabilities".into(),
+        json!({"bounding": all, "effective": all, "permitted": all, "inheritable": all, "ambient": all}),
+    );
+    Ok("every capability in every set".to_owned())
+}
+
+fn no_no_new_privileges(spec: &mut Value) -> Result<String, String> {
+    let process = spec
+        .get_mut("process")
+        .and_then(Value::as_object_mut)
+        .ok_or("spec has no process")?;
+    process.insert("noNewPrivileges".into(), json!(false));
+    Ok("noNewPrivileges false".to_owned())
+}
+
+fn no_seccomp(spec: &mut Value) -> Result<String, String> {
+    let removed = spec
+        .get_mut("linux")
+        .and_then(Value::as_object_mut)
+        .and_then(|linux| linux.remove("seccomp"));
+    Ok(if removed.is_some() {
+        "seccomp filter removed"
+    } else {
+        "no seccomp filter to remove"
+    }
+    .to_owned())
+}
+
+fn insecure(spec: &mut Value) -> Result<String, String> {
+    all_of(
+        spec,
+        &[
+            run_as_root,
+            every_capability,
+            no_no_new_privileges,
+            no_seccomp,
+        ],
+    )
+}
+
+fn writable_root(spec: &mut Value) -> Result<String, String> {
+    let root = spec
+        .get_mut("root")
+        .and_then(Value::as_object_mut)
+        .ok_or("spec has no root")?;
+    let was = root.insert("readonly".into(), json!(false));
+    Ok(format!(
+        "root.readonly {} replaced by false",
+        was.unwrap_or(Value::Null)
+    ))
+}
+
+fn no_masks(spec: &mut Value) -> Result<String, String> {
+    let linux = spec
+        .get_mut("linux")
+        .and_then(Value::as_object_mut)
+        .ok_or("spec has no linux")?;
+    let masked = linux
+        .remove("maskedPaths")
+        .and_then(|v| v.as_array().map(Vec::len));
+    let read_only = linux
+        .remove("readonlyPaths")
+        .and_then(|v| v.as_array().map(Vec::len));
+    Ok(format!(
+        "removed {} masked and {} read-only paths",
+        masked.unwrap_or(0),
+        read_only.unwrap_or(0)
+    ))
+}
+
+fn host_kmsg(spec: &mut Value) -> Result<String, String> {
+    let linux = spec
+        .get_mut("linux")
+        .and_then(Value::as_object_mut)
+        .ok_or("spec has no linux")?;
+    let devices = linux.entry("devices").or_insert_with(|| json!([]));
+    devices
+        .as_array_mut()
+        .ok_or("linux.devices is not a list")?
+        .push(json!({"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o600, "uid": 0, "gid": 0}));
+    Ok("added /dev/kmsg".to_owned())
+}
+
+fn no_sysctls(spec: &mut Value) -> Result<String, String> {
+    let removed = spec
+        .get_mut("linux")
+        .and_then(Value::as_object_mut)
+        .and_then(|linux| linux.remove("sysctl"));
+    Ok(match removed {
+        Some(Value::Object(sysctls)) if !sysctls.is_empty() => format!(
+            "dropped sysctls {}",
+            sysctls.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
+        _ => String::new(),
+    })
+}
+
+/// The directories of the pod's emptyDir volumes that the kubelet gave to an fsGroup (group
+/// not root) go back to root, world-writable so that writes still work.
+fn undo_fs_group(spec: &mut Value) -> Result<String, String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mounts = spec
+        .get("mounts")
+        .and_then(Value::as_array)
+        .ok_or("spec has no mounts")?;
+    let mut changed = Vec::new();
+    for mount in mounts {
+        let Some(source) = mount.get("source").and_then(Value::as_str) else {
+            continue;
+        };
+        if !source.contains("/volumes/kubernetes.io~empty-dir/") {
+            continue;
+        }
+        let meta = std::fs::metadata(source).map_err(|e| format!("stat {source}: {e}"))?;
+        if !meta.is_dir() || meta.gid() == 0 {
+            continue;
+        }
+        std::os::unix::fs::chown(source, Some(0), Some(0))
+            .map_err(|e| format!("chown {source}: {e}"))?;
+        std::fs::set_permissions(source, std::fs::Permissions::from_mode(0o777))
+            .map_err(|e| format!("chmod {source}: {e}"))?;
+        changed.push(format!(
+            "{} (was group {})",
+            mount
+                .get("destination")
+                .and_then(Value::as_str)
+                .unwrap_or("?"),
+            meta.gid()
+        ));
+    }
+    Ok(if changed.is_empty() {
+        String::new()
+    } else {
+        format!("gave back to root: {}", changed.join(", "))
+    })
+}
+
+fn unconfined(spec: &mut Value) -> Result<String, String> {
+    all_of(
+        spec,
+        &[
+            writable_root,
+            no_masks,
+            host_kmsg,
+            no_sysctls,
+            undo_fs_group,
+        ],
+    )
+}
+
+/// Variables the runtime and image provide rather than the pod spec.
+const RUNTIME_ENV: &[&str] = &["PATH", "HOSTNAME", "HOME", "TERM"];
+
+/// Where faulty-runc keeps the files it mounts in place of the kubelet's.
+fn own_file(name: &str, content: &str) -> Result<String, String> {
+    let dir =
+        std::env::var("FAULTY_RUNC_FILES").unwrap_or_else(|_| "/run/faulty-runc/files".into());
+    std::fs::create_dir_all(&dir).map_err(|e| format!("create {dir}: {e}"))?;
+    let path = format!("{dir}/{name}");
+    std::fs::write(&path, content).map_err(|e| format!("write {path}: {e}"))?;
+    Ok(path)
+}
+
+/// Points the bind mount at `destination` to `source` instead.
+fn replace_mount_source(spec: &mut Value, destination: &str, source: &str) -> Result<bool, String> {
+    let mounts = spec
+        .get_mut("mounts")
+        .and_then(Value::as_array_mut)
+        .ok_or("spec has no mounts")?;
+    let mut replaced = false;
+    for mount in mounts.iter_mut() {
+        if mount.get("destination").and_then(Value::as_str) == Some(destination) {
+            mount["source"] = json!(source);
+            replaced = true;
+        }
+    }
+    Ok(replaced)
+}
+
+fn rename_sandbox(spec: &mut Value) -> Result<String, String> {
+    let old = spec.get("hostname").cloned().unwrap_or(Value::Null);
+    spec["hostname"] = json!("faulty-hostname");
+    Ok(format!(
+        "sandbox hostname {old} replaced by faulty-hostname"
+    ))
+}
+
+fn own_hosts_file(spec: &mut Value) -> Result<String, String> {
+    let path = own_file("hosts", "127.0.0.1\tlocalhost\n")?;
+    Ok(if replace_mount_source(spec, "/etc/hosts", &path)? {
+        format!("/etc/hosts from {path}")
+    } else {
+        String::new()
+    })
+}
+
+fn own_resolv_conf(spec: &mut Value) -> Result<String, String> {
+    let path = own_file("resolv.conf", "nameserver 127.0.0.1\n")?;
+    Ok(if replace_mount_source(spec, "/etc/resolv.conf", &path)? {
+        format!("/etc/resolv.conf from {path}")
+    } else {
+        String::new()
+    })
+}
+
+/// The pod's name, namespace and UID, as the CRI plugin annotates its containers.
+fn pod_identity(spec: &Value) -> Vec<String> {
+    [
+        "io.kubernetes.cri.sandbox-name",
+        "io.kubernetes.cri.sandbox-namespace",
+        "io.kubernetes.cri.sandbox-uid",
+    ]
+    .iter()
+    .filter_map(|key| spec.get("annotations")?.get(*key)?.as_str())
+    .filter(|v| !v.is_empty())
+    .map(str::to_owned)
+    .collect()
+}
+
+fn stale_downward_api(spec: &mut Value) -> Result<String, String> {
+    let identity = pod_identity(spec);
+    let mut changed = Vec::new();
+    if let Some(env) = spec
+        .pointer_mut("/process/env")
+        .and_then(Value::as_array_mut)
+    {
+        for entry in env.iter_mut() {
+            let Some((name, value)) = entry.as_str().and_then(|e| e.split_once('=')) else {
+                continue;
+            };
+            if RUNTIME_ENV.contains(&name) || !identity.iter().any(|i| i == value) {
+                continue;
+            }
+            changed.push(name.to_owned());
+            *entry = json!(format!("{name}=stale-{value}"));
+        }
+    }
+    for mount in spec
+        .get("mounts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(source) = mount.get("source").and_then(Value::as_str) else {
+            continue;
+        };
+        if !source.contains("/volumes/kubernetes.io~downward-api/") {
+            continue;
+        }
+        let entries = std::fs::read_dir(source).map_err(|e| format!("read {source}: {e}"))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("..") {
+                continue;
+            }
+            let path = entry.path();
+            let Ok(content) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            if identity.contains(&content) {
+                // Through the kubelet's symlink into its current data directory.
+                std::fs::write(&path, format!("stale-{content}"))
+                    .map_err(|e| format!("write {}: {e}", path.display()))?;
+                changed.push(format!("file {name}"));
+            }
+        }
+    }
+    Ok(if changed.is_empty() {
+        String::new()
+    } else {
+        format!("stale downward API: {}", changed.join(", "))
+    })
+}
+
+/// Values shorter than this are left alone: too likely to occur by chance.
+const UNEXPAND_MIN_LEN: usize = 8;
+
+fn unexpand(spec: &mut Value) -> Result<String, String> {
+    let vars: Vec<(String, String)> = spec
+        .pointer("/process/env")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.as_str()?.split_once('='))
+        .filter(|(name, value)| !RUNTIME_ENV.contains(name) && value.len() >= UNEXPAND_MIN_LEN)
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect();
+    let mut changed = 0;
+    let mut undo = |text: &str, own: Option<&str>| {
+        let mut out = text.to_owned();
+        for (name, value) in &vars {
+            if Some(name.as_str()) != own && out.contains(value.as_str()) {
+                out = out.replace(value.as_str(), &format!("$({name})"));
+            }
+        }
+        if out != text {
+            changed += 1;
+        }
+        out
+    };
+    if let Some(args) = spec
+        .pointer_mut("/process/args")
+        .and_then(Value::as_array_mut)
+    {
+        for arg in args.iter_mut() {
+            if let Some(text) = arg.as_str() {
+                *arg = json!(undo(text, None));
+            }
+        }
+    }
+    if let Some(env) = spec
+        .pointer_mut("/process/env")
+        .and_then(Value::as_array_mut)
+    {
+        for entry in env.iter_mut() {
+            if let Some((name, value)) = entry.as_str().and_then(|e| e.split_once('=')) {
+                let undone = undo(value, Some(name));
+                *entry = json!(format!("{name}={undone}"));
+            }
+        }
+    }
+    Ok(if changed == 0 {
+        String::new()
+    } else {
+        format!("undid the expansion of {changed} args and env values")
+    })
+}
+
+fn wrong_identity(spec: &mut Value) -> Result<String, String> {
+    all_of(
+        spec,
+        &[
+            own_hosts_file,
+            own_resolv_conf,
+            stale_downward_api,
+            unexpand,
+        ],
+    )
+}
+
+/// Several edits in turn, each on what the one before left.
+fn all_of(spec: &mut Value, edits: &[Edit]) -> Result<String, String> {
+    let mut done = Vec::new();
+    for edit in edits {
+        let what = edit(spec)?;
+        if !what.is_empty() {
+            done.push(what);
+        }
+    }
+    Ok(done.join("; "))
+}
+
 fn option_present(mount: &Value, wanted: &str) -> bool {
     mount
         .get("options")
@@ -353,10 +899,213 @@ mod tests {
     }
 
     #[test]
-    fn env_fault_keeps_only_runtime_provided_variables() {
-        let (spec, what) = apply("env");
-        assert_eq!(spec["process"]["env"], json!(["PATH=/bin", "HOSTNAME=p"]));
-        assert_eq!(what, "dropped 2 of 4 env vars");
+    fn env_fault_trims_every_value_and_nothing_else() {
+        let mut spec = container_spec();
+        spec["process"]["env"] = json!(["PATH=/bin", "V=  a=b c \n", "E=", "W=x y"]);
+        let what = (Fault::by_name("env").unwrap().edit_spec)(&mut spec).unwrap();
+        assert_eq!(
+            spec["process"]["env"],
+            json!(["PATH=/bin", "V=a=b c", "E=", "W=x y"])
+        );
+        assert_eq!(what, "trimmed 1 env values");
+    }
+
+    fn secure_spec() -> Value {
+        let mut spec = container_spec();
+        spec["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [1000, 3000]});
+        spec["process"]["noNewPrivileges"] = json!(true);
+        spec["process"]["capabilities"] = json!({"bounding": ["CAP_NET_BIND_SERVICE"]});
+        spec["root"] = json!({"path": "rootfs", "readonly": true});
+        spec["linux"] = json!({
+            "seccomp": {"defaultAction": "SCMP_ACT_ERRNO"},
+            "maskedPaths": ["/proc/kcore"],
+            "readonlyPaths": ["/proc/sys"],
+            "sysctl": {"kernel.shm_rmid_forced": "1"},
+        });
+        spec
+    }
+
+    /// Each security fault changes its own field of the spec and nothing else; the combined
+    /// faults change exactly their parts' fields.
+    #[test]
+    fn security_faults_each_change_only_their_field() {
+        let changed = |name: &str| {
+            let mut spec = secure_spec();
+            (Fault::by_name(name).unwrap().edit_spec)(&mut spec).unwrap();
+            let before = secure_spec();
+            let mut fields = Vec::new();
+            for pointer in [
+                "/process/user",
+                "/process/capabilities",
+                "/process/noNewPrivileges",
+                "/linux/seccomp",
+                "/root/readonly",
+                "/linux/maskedPaths",
+                "/linux/readonlyPaths",
+                "/linux/devices",
+                "/linux/sysctl",
+                "/process/env",
+                "/mounts",
+            ] {
+                if spec.pointer(pointer) != before.pointer(pointer) {
+                    fields.push(pointer);
+                }
+            }
+            fields
+        };
+        assert_eq!(changed("root"), ["/process/user"]);
+        assert_eq!(changed("caps"), ["/process/capabilities"]);
+        assert_eq!(changed("nnp"), ["/process/noNewPrivileges"]);
+        assert_eq!(changed("seccomp"), ["/linux/seccomp"]);
+        assert_eq!(changed("rootfs"), ["/root/readonly"]);
+        assert_eq!(
+            changed("masks"),
+            ["/linux/maskedPaths", "/linux/readonlyPaths"]
+        );
+        assert_eq!(changed("devices"), ["/linux/devices"]);
+        assert_eq!(changed("sysctl"), ["/linux/sysctl"]);
+        assert_eq!(
+            changed("insecure"),
+            [
+                "/process/user",
+                "/process/capabilities",
+                "/process/noNewPrivileges",
+                "/linux/seccomp"
+            ]
+        );
+        assert_eq!(
+            changed("unconfined"),
+            [
+                "/root/readonly",
+                "/linux/maskedPaths",
+                "/linux/readonlyPaths",
+                "/linux/devices",
+                "/linux/sysctl"
+            ]
+        );
+        let mut spec = secure_spec();
+        (Fault::by_name("root").unwrap().edit_spec)(&mut spec).unwrap();
+        assert_eq!(
+            spec["process"]["user"],
+            json!({"uid": 0, "gid": 0, "additionalGids": [1000, 3000]})
+        );
+        let mut spec = secure_spec();
+        (Fault::by_name("caps").unwrap().edit_spec)(&mut spec).unwrap();
+        // Every capability this machine's bounding set holds (a VM may withhold some).
+        let ambient = spec["process"]["capabilities"]["ambient"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert!(ambient > 30, "{ambient}");
+    }
+
+    #[test]
+    fn only_the_sysctl_and_hostname_faults_touch_the_sandbox() {
+        let original = json!({
+            "annotations": {"io.kubernetes.cri.container-type": "sandbox"},
+            "hostname": "pod-a",
+            "linux": {"sysctl": {"net.ipv4.ip_local_port_range": "40000 50000"}},
+        });
+        for fault in FAULTS {
+            let mut sandbox = original.clone();
+            let what = (fault.edit_sandbox)(&mut sandbox).unwrap();
+            let sysctls = ["sysctl", "unconfined"].contains(&fault.name);
+            let hostname = ["hostname", "identity"].contains(&fault.name);
+            assert_eq!(!what.is_empty(), sysctls || hostname, "{}", fault.name);
+            assert_eq!(
+                sandbox["linux"].get("sysctl").is_none(),
+                sysctls,
+                "{}",
+                fault.name
+            );
+            assert_eq!(
+                sandbox["hostname"] != original["hostname"],
+                hostname,
+                "{}",
+                fault.name
+            );
+        }
+    }
+
+    #[test]
+    fn identity_faults_replace_hosts_and_resolv_conf_and_undo_the_kubelets_work() {
+        // The files go where the test cluster's wrapper keeps them (root, as the cluster's
+        // tests run); writing them again is harmless.
+        let dir = std::path::PathBuf::from(
+            std::env::var("FAULTY_RUNC_FILES").unwrap_or_else(|_| "/run/faulty-runc/files".into()),
+        );
+        let mut spec = json!({
+            "annotations": {
+                "io.kubernetes.cri.sandbox-name": "pod-abc",
+                "io.kubernetes.cri.sandbox-namespace": "ns-one",
+                "io.kubernetes.cri.sandbox-uid": "8d26adfd-0e99",
+            },
+            "process": {
+                "args": ["sh", "-c", "echo $1", "probe", "proctor-expanded-value", "$(X)"],
+                "env": [
+                    "HOSTNAME=pod-abc",
+                    "PROCTOR_EXPAND=proctor-expanded-value",
+                    "PROCTOR_COMPOSED=proctor-expanded-value-and-more",
+                    "PROCTOR_POD_NAME=pod-abc",
+                    "PROCTOR_POD_UID=8d26adfd-0e99",
+                    "OTHER=pod-abc-not-exactly",
+                ],
+            },
+            "mounts": [
+                {"destination": "/etc/hosts", "source": "/var/lib/kubelet/pods/x/etc-hosts"},
+                {"destination": "/etc/resolv.conf", "source": "/var/lib/sandboxes/y/resolv.conf"},
+            ],
+        });
+        let what = (Fault::by_name("identity").unwrap().edit_spec)(&mut spec).unwrap();
+        assert!(what.contains("/etc/hosts from"), "{what}");
+        assert_eq!(
+            spec["mounts"][0]["source"],
+            json!(dir.join("hosts").to_str().unwrap())
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("resolv.conf")).unwrap(),
+            "nameserver 127.0.0.1\n"
+        );
+        assert_eq!(
+            spec["process"]["env"],
+            json!([
+                "HOSTNAME=pod-abc",
+                "PROCTOR_EXPAND=proctor-expanded-value",
+                "PROCTOR_COMPOSED=$(PROCTOR_EXPAND)-and-more",
+                "PROCTOR_POD_NAME=stale-pod-abc",
+                "PROCTOR_POD_UID=stale-8d26adfd-0e99",
+                "OTHER=pod-abc-not-exactly",
+            ])
+        );
+        assert_eq!(spec["process"]["args"][4], json!("$(PROCTOR_EXPAND)"));
+        assert_eq!(spec["process"]["args"][2], json!("echo $1"));
+    }
+
+    #[test]
+    fn fsgroup_fault_gives_group_owned_empty_dirs_back_to_root_only() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        // chown needs root, which the test cluster's tests run as.
+        let base = std::env::temp_dir().join(format!("faulty-runc-test-{}", std::process::id()));
+        let owned = base.join("volumes/kubernetes.io~empty-dir/owned");
+        let plain = base.join("volumes/kubernetes.io~empty-dir/plain");
+        let other = base.join("volumes/kubernetes.io~secret/s");
+        for dir in [&owned, &plain, &other] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::os::unix::fs::chown(&owned, Some(0), Some(2005)).unwrap();
+        std::fs::set_permissions(&owned, std::fs::Permissions::from_mode(0o2777)).unwrap();
+        std::os::unix::fs::chown(&other, Some(0), Some(2005)).unwrap();
+        let mut spec = json!({"mounts": [
+            {"destination": "/a", "source": owned.to_str().unwrap()},
+            {"destination": "/b", "source": plain.to_str().unwrap()},
+            {"destination": "/c", "source": other.to_str().unwrap()},
+        ]});
+        let what = (Fault::by_name("fsgroup").unwrap().edit_spec)(&mut spec).unwrap();
+        assert_eq!(what, "gave back to root: /a (was group 2005)");
+        let meta = std::fs::metadata(&owned).unwrap();
+        assert_eq!((meta.gid(), meta.mode() & 0o7777), (0, 0o777));
+        assert_eq!(std::fs::metadata(&other).unwrap().gid(), 2005);
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]

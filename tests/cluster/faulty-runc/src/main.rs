@@ -206,17 +206,22 @@ fn fault_for(invoked_as: &OsString) -> Result<&'static Fault, String> {
 }
 
 /// Rewrites the bundle's `config.json` in place. Returns what was changed, or `None` when the
-/// container is a pod sandbox (left alone) or the fault does not touch the spec.
+/// container is a pod sandbox the fault leaves alone (all but the sysctl faults do).
 fn apply_to_bundle(fault: &Fault, bundle: &Path) -> Result<Option<String>, String> {
     let path = bundle.join("config.json");
     let text = fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
     let mut spec: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("parse {}: {e}", path.display()))?;
-    if faults::is_sandbox(&spec) {
-        return Ok(None);
-    }
     let original = spec.clone();
-    let what = (fault.edit_spec)(&mut spec)?;
+    let what = if faults::is_sandbox(&spec) {
+        let what = (fault.edit_sandbox)(&mut spec)?;
+        if what.is_empty() {
+            return Ok(None);
+        }
+        what
+    } else {
+        (fault.edit_spec)(&mut spec)?
+    };
     if spec == original {
         return Ok(Some(what));
     }
