@@ -183,7 +183,7 @@ fn ci_identity(ns: &str, dir: &std::path::Path) -> std::path::PathBuf {
   resources: [pods/exec]
   verbs: [create, get]
 - apiGroups: [""]
-  resources: [secrets]
+  resources: [secrets, configmaps]
   verbs: [create]
 - apiGroups: [events.k8s.io]
   resources: [events]

@@ -223,7 +223,9 @@ async fn faulty_race_fails_creates_that_overlap() {
             let client = client.clone();
             let ns = ns.clone();
             async move {
-                let names: Vec<String> = (0..4).map(|i| format!("{class}-{i}")).collect();
+                // Named as the pods of one probe are (`-p<index>`): the race fault makes the
+                // creates of such a group collide.
+                let names: Vec<String> = (0..4).map(|i| format!("{class}-p{i}")).collect();
                 let runs = names
                     .iter()
                     .map(|name| run_to_completion(&client, &ns, name, class, "echo up"));
@@ -349,6 +351,16 @@ async fn every_fault_of_the_mutation_matrix_has_a_runtime_class() {
         "faulty-dns",
         "faulty-downward",
         "faulty-expansion",
+        "faulty-isolation",
+        "faulty-volumes",
+        "faulty-resources",
+        "faulty-netns",
+        "faulty-tmpfs",
+        "faulty-subpath",
+        "faulty-modes",
+        "faulty-split",
+        "faulty-content",
+        "faulty-dirmode",
     ] {
         assert!(
             names.iter().any(|n| n == wanted),

@@ -83,6 +83,41 @@ async fn the_whole_catalog_passes_under_runc_with_the_observed_values() {
         assert_eq!(observed("masked-paths", "maskedPaths"), "all masked");
         assert_eq!(observed("masked-paths", "readOnlyPaths"), "all read-only");
         assert!(observed("host-devices", "devices").starts_with("only the default devices"));
+        assert_eq!(
+            observed("dns-config", "nameservers"),
+            "10.123.0.53 10.123.0.54"
+        );
+        assert_eq!(observed("dns-config", "options"), "edns0 ndots:2");
+        assert_eq!(
+            observed("etc-hosts", "hostAliases"),
+            "10.123.45.67 proctor-alias-one proctor-alias-two"
+        );
+        assert_eq!(
+            observed("variable-expansion", "escapedReference"),
+            "$(PROCTOR_EXPAND)"
+        );
+        assert_eq!(observed("downward-api", "fileCpuLimit"), "250");
+        assert_eq!(observed("resource-limits", "memoryLimit"), "50331648");
+        assert_eq!(observed("resource-limits", "cpuQuota"), "50000/100000");
+        assert_eq!(observed("resource-limits", "cpuShares"), "256");
+        assert_eq!(observed("empty-dir-memory", "filesystem"), "tmpfs");
+        assert_eq!(observed("empty-dir-memory", "size"), "8192k");
+        assert_eq!(observed("projected-volume", "itemMode"), "640");
+        assert_eq!(
+            observed("long-log-line", "line"),
+            "40000 bytes, byte for byte"
+        );
+        assert_eq!(observed("post-start", "hook"), "ran");
+        assert_eq!(
+            observed("pre-stop", "hookBeforeTerm"),
+            "pre-stop ran before TERM"
+        );
+        assert_eq!(observed("liveness-restart", "restartCount"), "1");
+        assert_eq!(
+            observed("shared-localhost", "reply"),
+            "proctor-localhost-banner"
+        );
+        assert_eq!(observed("pod-to-pod-tcp", "distinctIps"), "yes");
         let sysctls: Vec<String> = probe("sysctls")
             .checks
             .iter()
@@ -122,7 +157,7 @@ async fn the_whole_catalog_passes_under_runc_with_the_observed_values() {
             }
         }
         let summary = status.summary.unwrap();
-        assert_eq!(summary.total, 35);
+        assert_eq!(summary.total, 49);
         assert_eq!(summary.skipped, 1);
         let passed = status
             .conditions
@@ -141,7 +176,7 @@ async fn the_whole_catalog_passes_under_runc_with_the_observed_values() {
     .await;
 }
 
-/// The mutation matrix of TESTING.md: under each fault class, the probes of the sample that
+/// The mutation matrix (README, "Fault-injection runtime classes"): under each fault class, the probes of the sample that
 /// must fail (all others pass). `processGroupKill` is shown failing under `faulty-pgk` by its
 /// own test (it needs the inspector).
 const MATRIX: &[(&str, &[&str])] = &[
@@ -156,6 +191,9 @@ const MATRIX: &[(&str, &[&str])] = &[
             "exec-exit-code",
             "exec-missing-binary",
             "custom-exec-then-delete",
+            "post-start",
+            "pre-stop",
+            "liveness-restart",
         ],
     ),
     ("faulty-stderr", &["stderr"]),
@@ -164,14 +202,14 @@ const MATRIX: &[(&str, &[&str])] = &[
     ("faulty-unicode", &["unicode-output", "env"]),
     (
         "faulty-sigterm",
-        &["graceful-shutdown", "custom-exec-then-delete"],
+        &["graceful-shutdown", "custom-exec-then-delete", "pre-stop"],
     ),
     ("faulty-rw", &["read-only-volume"]),
     // stdout cut at 64 KiB: only the large output is that large.
     ("faulty-trunc", &["large-output"]),
-    // A create that overlaps another fails: the burst. The catalog runs one probe at a
-    // time here, so that only the burst's own pods overlap (the churn's pods that fail to
-    // start are deleted all the same).
+    // A create that overlaps another of its probe's fails: the burst. (The churn's pods that
+    // fail to start are deleted all the same; the two pods of podToPodTcp and the two
+    // containers of sharedLocalhost start again after a StartError.)
     ("faulty-race", &["concurrent-start"]),
     // Kills land 50 s late: the deadline is enforced 50 s after it passed, the churn's pods
     // outlive its 40 s timeout, and the TERM arrives long after the grace period.
@@ -181,6 +219,7 @@ const MATRIX: &[(&str, &[&str])] = &[
             "deadline-exceeded",
             "rapid-create-delete",
             "graceful-shutdown",
+            "pre-stop",
         ],
     ),
     // Root, every capability, no no_new_privs, no seccomp: four faults whose probes are
@@ -204,6 +243,7 @@ const MATRIX: &[(&str, &[&str])] = &[
             "host-devices",
             "sysctls",
             "fs-group",
+            "empty-dir-modes",
         ],
     ),
     // The kubelet's work undone or replaced: the hostname, /etc/hosts, resolv.conf, the
@@ -216,6 +256,33 @@ const MATRIX: &[(&str, &[&str])] = &[
             "dns-config",
             "downward-api",
             "variable-expansion",
+            "config-map-volume",
+            "secret-volume",
+        ],
+    ),
+    // The container's cgroup unlimited (the OOM probe's limit too), and a network namespace of
+    // its own (where the pod's net.* sysctls do not apply either).
+    (
+        "faulty-isolation",
+        &[
+            "resource-limits",
+            "oom-kill",
+            "pod-network",
+            "pod-to-pod-tcp",
+            "shared-localhost",
+            "sysctls",
+        ],
+    ),
+    // Memory volumes on disk, a wrong subPath, volume file modes 0666, long lines split.
+    (
+        "faulty-volumes",
+        &[
+            "empty-dir-memory",
+            "sub-path",
+            "projected-volume",
+            "long-log-line",
+            "config-map-volume",
+            "secret-volume",
         ],
     ),
 ];
@@ -253,13 +320,14 @@ fn the_matrix_fails_every_kind_under_the_faults_the_catalog_names() {
     }
 }
 
-/// The mutation matrix of TESTING.md: each fault makes exactly the probes that check it fail.
+/// The mutation matrix: each fault makes exactly the probes that check it fail.
 #[tokio::test]
 #[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
 async fn each_faulty_runtime_fails_exactly_the_probes_that_check_its_behaviour() {
     // The reason each probe fails with under its fault: the check its own fault breaks, not a
     // neighbour's.
-    let reasons = BTreeMap::from([
+    let mut reasons: BTreeMap<(&str, &str), &str> = BTreeMap::new();
+    for (probe, reason) in [
         ("env", "ValueMismatch"),
         ("run-as-identity", "UidsMismatch"),
         ("capabilities", "BoundingSetMismatch"),
@@ -270,34 +338,63 @@ async fn each_faulty_runtime_fails_exactly_the_probes_that_check_its_behaviour()
         ("host-devices", "DevicesMismatch"),
         ("sysctls", "SysctlMismatch"),
         ("fs-group", "VolumeGroupMismatch"),
+        ("empty-dir-modes", "DirModeMismatch"),
         ("hostname", "HostnameMismatch"),
         ("etc-hosts", "PodEntryMismatch"),
         ("dns-config", "NameserversMismatch"),
         ("downward-api", "EnvFieldMismatch"),
-        ("variable-expansion", "ArgExpansionMismatch"),
-    ]);
-    for &(class, failed) in MATRIX {
-        let run = run_sample(
-            &format!("e2e-{class}"),
-            "restricted",
-            move |spec| {
-                spec.runtime_class_name = Some(class.into());
-                if class == "faulty-race" {
-                    spec.parallelism = Some(1);
-                }
-            },
-            RUN_TIMEOUT,
-        )
-        .await;
-        assert_verdicts(&run, failed, &["process-group-kill"]);
-        if class == "faulty-unicode" {
-            continue; // env fails there for its non-ASCII, not its whitespace
+        ("variable-expansion", "CommandExpansionMismatch"),
+        ("resource-limits", "MemoryLimitMismatch"),
+        ("pod-network", "PodIpOnInterfaceMismatch"),
+        ("pod-to-pod-tcp", "BannerMismatch"),
+        ("shared-localhost", "ReplyMismatch"),
+        ("empty-dir-memory", "FilesystemMismatch"),
+        ("sub-path", "ContentMismatch"),
+        ("projected-volume", "ItemModeMismatch"),
+        ("long-log-line", "LineCountMismatch"),
+        ("post-start", "HookMismatch"),
+        ("liveness-restart", "RestartCountMismatch"),
+    ] {
+        for &(class, failed) in MATRIX {
+            if failed.contains(&probe) && class != "faulty-unicode" {
+                reasons.insert((class, probe), reason);
+            }
         }
+    }
+    // Probes that two classes break, each its own way.
+    for (class, probe, reason) in [
+        ("faulty-identity", "config-map-volume", "ContentMismatch"),
+        ("faulty-identity", "secret-volume", "ContentMismatch"),
+        ("faulty-volumes", "config-map-volume", "DefaultModeMismatch"),
+        ("faulty-volumes", "secret-volume", "DefaultModeMismatch"),
+    ] {
+        reasons.insert((class, probe), reason);
+    }
+    // Several classes at once (PROCTOR_MATRIX_PARALLEL, default 3): each run spends most of its
+    // time waiting on its pods, and every class has a namespace and a controller of its own.
+    let parallel = std::env::var("PROCTOR_MATRIX_PARALLEL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let runs: Vec<(&str, &[&str], TestRun)> = futures::stream::iter(MATRIX.iter().copied())
+        .map(|(class, failed)| async move {
+            let run = run_sample(
+                &format!("e2e-{class}"),
+                "restricted",
+                move |spec| spec.runtime_class_name = Some(class.into()),
+                RUN_TIMEOUT,
+            )
+            .await;
+            (class, failed, run)
+        })
+        .buffer_unordered(parallel)
+        .collect()
+        .await;
+    for (class, failed, run) in runs {
+        eprintln!("the matrix under {class}");
+        assert_verdicts(&run, failed, &["process-group-kill"]);
         for (name, (_, reason, message)) in verdicts(&run) {
-            if let Some(expected) = reasons
-                .get(name.as_str())
-                .filter(|_| failed.contains(&name.as_str()))
-            {
+            if let Some(expected) = reasons.get(&(class, name.as_str())) {
                 assert_eq!(&reason, expected, "{class}: {name}: {message}");
             }
         }

@@ -1,7 +1,7 @@
 //! `proctor.dev/v1alpha1`: the `TestRun` resource.
 //!
-//! A `TestRun` lists probes; each probe names exactly one kind from the catalog (PROBES.md) as a
-//! union of optional fields, the way a Volume names its source. Every field is bounded in the
+//! A `TestRun` lists probes; each probe names exactly one kind from the catalog
+//! (docs/catalog.md) as a union of optional fields, the way a Volume names its source. Every field is bounded in the
 //! schema and invalid combinations are refused by CEL rules, so bad input fails at
 //! `kubectl apply` with a message rather than inside the controller. The status is written by the
 //! controller alone.
@@ -153,7 +153,7 @@ pub enum CleanupPolicy {
 /// One probe: a name, exactly one kind, and optional overrides.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new(EXACTLY_ONE_KIND).message("a probe sets exactly one kind: exitCode, commandNotFound, env, stderr, processGroupKill, concurrentStart, execExitCode, execMissingBinary, largeOutput, workingDir, gracefulShutdown, readOnlyVolume, rapidCreateDelete, oomKill, deadlineExceeded, terminationMessage, unicodeOutput, restartCount, runAsIdentity, fsGroup, capabilities, noNewPrivileges, seccompDefault, readOnlyRootFilesystem, maskedPaths, sysctls, hostDevices, hostname, etcHosts, dnsConfig, downwardApi, variableExpansion or custom"))]
+#[x_kube(validation = Rule::new(EXACTLY_ONE_KIND).message("a probe sets exactly one kind: exitCode, commandNotFound, env, stderr, processGroupKill, concurrentStart, execExitCode, execMissingBinary, largeOutput, workingDir, gracefulShutdown, readOnlyVolume, rapidCreateDelete, oomKill, deadlineExceeded, terminationMessage, unicodeOutput, restartCount, runAsIdentity, fsGroup, capabilities, noNewPrivileges, seccompDefault, readOnlyRootFilesystem, maskedPaths, sysctls, hostDevices, hostname, etcHosts, dnsConfig, downwardApi, variableExpansion, resourceLimits, emptyDirMemory, subPath, projectedVolume, longLogLine, podNetwork, podToPodTcp, sharedLocalhost, postStart, preStop, livenessRestart, configMapVolume, secretVolume, emptyDirModes or custom"))]
 pub struct Probe {
     /// Name of the probe, unique in the run: a DNS label of at most 40 characters.
     #[schemars(
@@ -284,6 +284,48 @@ pub struct Probe {
     /// `$(VAR)` in command, args and env values is expanded, and `$$(VAR)` is kept literally.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variable_expansion: Option<EmptyParams>,
+    /// The container's cgroup enforces its memory and CPU limits and its CPU request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_limits: Option<EmptyParams>,
+    /// An emptyDir with `medium: Memory` is a tmpfs of its `sizeLimit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub empty_dir_memory: Option<EmptyDirMemoryProbe>,
+    /// A volume mounted with `subPath` shows the file it names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_path: Option<EmptyParams>,
+    /// A projected volume has the content and the file modes asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projected_volume: Option<EmptyParams>,
+    /// A line longer than the runtime's log buffer reaches the log whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_log_line: Option<LongLogLineProbe>,
+    /// The pod's IP is on an interface of the container's network namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_network: Option<EmptyParams>,
+    /// One pod reaches another over TCP at the IP its status reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_to_pod_tcp: Option<EmptyParams>,
+    /// The containers of one pod share 127.0.0.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_localhost: Option<EmptyParams>,
+    /// A postStart exec hook runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_start: Option<EmptyParams>,
+    /// Deleting the pod runs its preStop exec hook before SIGTERM, within the grace period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_stop: Option<EmptyParams>,
+    /// A failing liveness probe restarts the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness_restart: Option<EmptyParams>,
+    /// A ConfigMap's keys reach the container in volumes, with their content and modes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_volume: Option<EmptyParams>,
+    /// A Secret's keys reach the container in volumes, with their content and modes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_volume: Option<EmptyParams>,
+    /// emptyDirs are world-writable and keep the modes of the files a non-root process creates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub empty_dir_modes: Option<EmptyParams>,
     /// A probe of your own, from the same primitives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom: Option<CustomProbe>,
@@ -305,7 +347,7 @@ pub const RESERVED_ENV: &str = "!(self in ['PATH', 'HOME', 'HOSTNAME', 'TERM', '
 
 /// The CEL rule behind "exactly one kind"; kept next to [`Probe`] and checked by a unit test to
 /// name every kind field.
-pub const EXACTLY_ONE_KIND: &str = "[has(self.exitCode), has(self.commandNotFound), has(self.env), has(self.stderr), has(self.processGroupKill), has(self.concurrentStart), has(self.execExitCode), has(self.execMissingBinary), has(self.largeOutput), has(self.workingDir), has(self.gracefulShutdown), has(self.readOnlyVolume), has(self.rapidCreateDelete), has(self.oomKill), has(self.deadlineExceeded), has(self.terminationMessage), has(self.unicodeOutput), has(self.restartCount), has(self.runAsIdentity), has(self.fsGroup), has(self.capabilities), has(self.noNewPrivileges), has(self.seccompDefault), has(self.readOnlyRootFilesystem), has(self.maskedPaths), has(self.sysctls), has(self.hostDevices), has(self.hostname), has(self.etcHosts), has(self.dnsConfig), has(self.downwardApi), has(self.variableExpansion), has(self.custom)].filter(k, k).size() == 1";
+pub const EXACTLY_ONE_KIND: &str = "[has(self.exitCode), has(self.commandNotFound), has(self.env), has(self.stderr), has(self.processGroupKill), has(self.concurrentStart), has(self.execExitCode), has(self.execMissingBinary), has(self.largeOutput), has(self.workingDir), has(self.gracefulShutdown), has(self.readOnlyVolume), has(self.rapidCreateDelete), has(self.oomKill), has(self.deadlineExceeded), has(self.terminationMessage), has(self.unicodeOutput), has(self.restartCount), has(self.runAsIdentity), has(self.fsGroup), has(self.capabilities), has(self.noNewPrivileges), has(self.seccompDefault), has(self.readOnlyRootFilesystem), has(self.maskedPaths), has(self.sysctls), has(self.hostDevices), has(self.hostname), has(self.etcHosts), has(self.dnsConfig), has(self.downwardApi), has(self.variableExpansion), has(self.resourceLimits), has(self.emptyDirMemory), has(self.subPath), has(self.projectedVolume), has(self.longLogLine), has(self.podNetwork), has(self.podToPodTcp), has(self.sharedLocalhost), has(self.postStart), has(self.preStop), has(self.livenessRestart), has(self.configMapVolume), has(self.secretVolume), has(self.emptyDirModes), has(self.custom)].filter(k, k).size() == 1";
 
 /// A probe kind without parameters: `{}`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema, Default)]
@@ -653,6 +695,31 @@ pub struct HostnameProbe {
         regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     )]
     pub subdomain: Option<String>,
+}
+
+/// Parameters of `emptyDirMemory`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EmptyDirMemoryProbe {
+    /// The volume's `sizeLimit` in MiB. Default 8.
+    #[serde(
+        default,
+        rename = "sizeLimitMiB",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(range(min = 1, max = 64))]
+    pub size_limit_mib: Option<i32>,
+}
+
+/// Parameters of `longLogLine`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct LongLogLineProbe {
+    /// Length of the line. Default 40000: more than two of containerd's 16 KiB log buffers.
+    /// At most 60000, so that the whole log is kept for the comparison.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 60000))]
+    pub bytes: Option<i32>,
 }
 
 /// Parameters of `workingDir`.
@@ -1118,7 +1185,7 @@ mod tests {
             .filter(|p| !NOT_KINDS.contains(p))
             .collect();
         kinds.sort_unstable();
-        assert_eq!(kinds.len(), 33, "{kinds:?}");
+        assert_eq!(kinds.len(), 47, "{kinds:?}");
 
         let rule = &schema["x-kubernetes-validations"][0];
         assert_eq!(rule["rule"], EXACTLY_ONE_KIND);

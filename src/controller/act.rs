@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
@@ -92,6 +92,21 @@ pub async fn create_secret(client: &Client, secret: &Secret) -> Result<(), Error
             .map(|_| ())
             .map_err(|(name, source)| Error::CreateSecret { name, source })
     })
+    .await
+}
+
+pub async fn create_config_map(client: &Client, config_map: &ConfigMap) -> Result<(), Error> {
+    let name = config_map.metadata.name.as_deref().unwrap_or_default();
+    bounded(
+        CALL_TIMEOUT,
+        || format!("creating configmap {name}"),
+        async {
+            create(client, config_map)
+                .await
+                .map(|_| ())
+                .map_err(|(name, source)| Error::CreateConfigMap { name, source })
+        },
+    )
     .await
 }
 

@@ -15,6 +15,8 @@ pub enum Error {
     CreatePod { name: String, source: kube::Error },
     #[error("creating secret {name}: {source}")]
     CreateSecret { name: String, source: kube::Error },
+    #[error("creating configmap {name}: {source}")]
+    CreateConfigMap { name: String, source: kube::Error },
     #[error("deleting pod {name}: {source}")]
     DeletePod { name: String, source: kube::Error },
     #[error("releasing pod {name}: {source}")]
@@ -50,6 +52,7 @@ impl Error {
             Error::CrdMissing(_) => "crd_missing",
             Error::CreatePod { .. }
             | Error::CreateSecret { .. }
+            | Error::CreateConfigMap { .. }
             | Error::CheckPod { .. }
             | Error::NameTaken { .. } => "create",
             Error::DeletePod { .. } | Error::DeleteRun { .. } => "delete",
@@ -82,6 +85,10 @@ pub fn refusal(error: &Error) -> Option<Outcome> {
             name,
             source: kube::Error::Api(status),
         } => ("SecretRejected", "secret", name, status),
+        Error::CreateConfigMap {
+            name,
+            source: kube::Error::Api(status),
+        } => ("ConfigMapRejected", "configmap", name, status),
         Error::NameTaken { .. } => {
             return Some(Outcome::error(
                 "PodNameTaken",

@@ -125,12 +125,7 @@ impl RunWork<'_> {
                     } else {
                         None
                     };
-                    let timed = matches!(
-                        probe.kind,
-                        probes::ProbeKind::GracefulShutdown { .. }
-                            | probes::ProbeKind::DeadlineExceeded { .. }
-                    );
-                    let kill_started_at = if timed {
+                    let kill_started_at = if probe.kind.timed() {
                         act::kill_started_at(&self.ctx.client, &self.rc.namespace, &first).await
                     } else {
                         None
@@ -290,6 +285,9 @@ impl RunWork<'_> {
     ) -> Result<(), Error> {
         for secret in probes::secrets(probe, pods) {
             act::create_secret(&self.ctx.client, &secret).await?;
+        }
+        for config_map in probes::config_maps(probe, pods) {
+            act::create_config_map(&self.ctx.client, &config_map).await?;
         }
         act::create_pods(&self.ctx.client, pods).await
     }

@@ -138,7 +138,7 @@ pub fn pods(probe: &ResolvedProbe, run: &RunContext, attempt: i32) -> Vec<Pod> {
         .map(|index| {
             let name = names.pod(&probe.name, attempt, (count > 1).then_some(index));
             let mut pod = base_pod(name, probe, run);
-            probe.kind.shape_pod(&mut pod);
+            probe.kind.shape_pod(&mut pod, index as usize);
             pod
         })
         .collect()
@@ -147,6 +147,9 @@ pub fn pods(probe: &ResolvedProbe, run: &RunContext, attempt: i32) -> Vec<Pod> {
 /// The Secrets the pods of an attempt mount (a custom probe's `secretData` volumes), each owned
 /// and labelled as its pod is.
 pub fn secrets(probe: &ResolvedProbe, pods: &[Pod]) -> Vec<k8s_openapi::api::core::v1::Secret> {
+    if probe.kind == ProbeKind::SecretVolume {
+        return pods.iter().map(kinds::config_map_volume::secret).collect();
+    }
     let ProbeKind::Custom(custom) = &probe.kind else {
         return Vec::new();
     };
@@ -171,6 +174,20 @@ pub fn secrets(probe: &ResolvedProbe, pods: &[Pod]) -> Vec<k8s_openapi::api::cor
         }
     }
     out
+}
+
+/// The ConfigMaps the pods of an attempt mount (the `configMapVolume` probe's), each owned and
+/// labelled as its pod is.
+pub fn config_maps(
+    probe: &ResolvedProbe,
+    pods: &[Pod],
+) -> Vec<k8s_openapi::api::core::v1::ConfigMap> {
+    if probe.kind != ProbeKind::ConfigMapVolume {
+        return Vec::new();
+    }
+    pods.iter()
+        .map(kinds::config_map_volume::config_map)
+        .collect()
 }
 
 fn base_pod(name: String, probe: &ResolvedProbe, run: &RunContext) -> Pod {

@@ -2,7 +2,7 @@
 //! against observed — and a verdict. No `kube::Client` here and no clock: times come in with
 //! the observations.
 //!
-//! The vocabulary (PROBES.md): `Passed` — every check held; `Failed` — the system under test
+//! The vocabulary (docs/catalog.md): `Passed` — every check held; `Failed` — the system under test
 //! misbehaved; `Error` — the probe could not be carried out (image missing, pod deleted by
 //! someone else, nothing observed); never `Passed` without having observed what is checked.
 

@@ -11,10 +11,13 @@
 pub mod capabilities;
 pub mod command_not_found;
 pub mod concurrent_start;
+pub mod config_map_volume;
 pub mod custom;
 pub mod deadline_exceeded;
 pub mod dns_config;
 pub mod downward_api;
+pub mod empty_dir_memory;
+pub mod empty_dir_modes;
 pub mod env;
 pub mod etc_hosts;
 pub mod exec_exit_code;
@@ -25,17 +28,27 @@ pub mod graceful_shutdown;
 pub mod host_devices;
 pub mod hostname;
 pub mod large_output;
+pub mod liveness_restart;
+pub mod long_log_line;
 pub mod masked_paths;
 pub mod no_new_privileges;
 pub mod oom_kill;
+pub mod pod_network;
+pub mod pod_to_pod_tcp;
+pub mod post_start;
+pub mod pre_stop;
 pub mod process_group_kill;
+pub mod projected_volume;
 pub mod rapid_create_delete;
 pub mod read_only_root_filesystem;
 pub mod read_only_volume;
+pub mod resource_limits;
 pub mod restart_count;
 pub mod run_as_identity;
 pub mod seccomp_default;
+pub mod shared_localhost;
 pub mod stderr;
+pub mod sub_path;
 pub mod sysctls;
 pub mod termination_message;
 pub mod unicode_output;
@@ -113,6 +126,20 @@ pub const KINDS: &[Kind] = &[
     dns_config::KIND,
     downward_api::KIND,
     variable_expansion::KIND,
+    resource_limits::KIND,
+    empty_dir_memory::KIND,
+    sub_path::KIND,
+    projected_volume::KIND,
+    long_log_line::KIND,
+    pod_network::KIND,
+    pod_to_pod_tcp::KIND,
+    shared_localhost::KIND,
+    post_start::KIND,
+    pre_stop::KIND,
+    liveness_restart::KIND,
+    config_map_volume::KIND,
+    config_map_volume::SECRET_KIND,
+    empty_dir_modes::KIND,
     custom::KIND,
 ];
 
@@ -196,6 +223,24 @@ pub enum ProbeKind {
     DnsConfig,
     DownwardApi,
     VariableExpansion,
+    ResourceLimits,
+    EmptyDirMemory {
+        size_limit_mib: i32,
+    },
+    SubPath,
+    ProjectedVolume,
+    LongLogLine {
+        bytes: i32,
+    },
+    PodNetwork,
+    PodToPodTcp,
+    SharedLocalhost,
+    PostStart,
+    PreStop,
+    LivenessRestart,
+    ConfigMapVolume,
+    SecretVolume,
+    EmptyDirModes,
     Custom(Box<crate::api::CustomProbe>),
 }
 
@@ -254,6 +299,20 @@ impl ProbeKind {
             ProbeKind::DnsConfig => dns_config::KIND.name,
             ProbeKind::DownwardApi => downward_api::KIND.name,
             ProbeKind::VariableExpansion => variable_expansion::KIND.name,
+            ProbeKind::ResourceLimits => resource_limits::KIND.name,
+            ProbeKind::EmptyDirMemory { .. } => empty_dir_memory::KIND.name,
+            ProbeKind::SubPath => sub_path::KIND.name,
+            ProbeKind::ProjectedVolume => projected_volume::KIND.name,
+            ProbeKind::LongLogLine { .. } => long_log_line::KIND.name,
+            ProbeKind::PodNetwork => pod_network::KIND.name,
+            ProbeKind::PodToPodTcp => pod_to_pod_tcp::KIND.name,
+            ProbeKind::SharedLocalhost => shared_localhost::KIND.name,
+            ProbeKind::PostStart => post_start::KIND.name,
+            ProbeKind::PreStop => pre_stop::KIND.name,
+            ProbeKind::LivenessRestart => liveness_restart::KIND.name,
+            ProbeKind::ConfigMapVolume => config_map_volume::KIND.name,
+            ProbeKind::SecretVolume => config_map_volume::SECRET_KIND.name,
+            ProbeKind::EmptyDirModes => empty_dir_modes::KIND.name,
             ProbeKind::Custom(_) => custom::KIND.name,
         }
     }
@@ -262,6 +321,7 @@ impl ProbeKind {
     pub fn pod_count(&self) -> i32 {
         match self {
             ProbeKind::ConcurrentStart { pods } | ProbeKind::RapidCreateDelete { pods } => *pods,
+            ProbeKind::PodToPodTcp => 2,
             _ => 1,
         }
     }
@@ -270,7 +330,9 @@ impl ProbeKind {
     /// first: such pods carry [`crate::api::POD_FINALIZER`] from creation.
     pub fn observes_deletion(&self) -> bool {
         match self {
-            ProbeKind::GracefulShutdown { .. } | ProbeKind::ProcessGroupKill { .. } => true,
+            ProbeKind::GracefulShutdown { .. }
+            | ProbeKind::ProcessGroupKill { .. }
+            | ProbeKind::PreStop => true,
             ProbeKind::Custom(c) => custom::deletes(c),
             _ => false,
         }
@@ -287,6 +349,17 @@ impl ProbeKind {
     pub fn uses_inspector(&self, allow_privileged: bool) -> bool {
         allow_privileged
             && (self.needs_privilege() || matches!(self, ProbeKind::RapidCreateDelete { .. }))
+    }
+
+    /// Whether the verdict times the container's end from the kubelet's `Killing` Event, which
+    /// the executor then reads.
+    pub fn timed(&self) -> bool {
+        matches!(
+            self,
+            ProbeKind::GracefulShutdown { .. }
+                | ProbeKind::DeadlineExceeded { .. }
+                | ProbeKind::PreStop
+        )
     }
 
     /// Whether the verdict reads the container's log.
@@ -311,7 +384,19 @@ impl ProbeKind {
             | ProbeKind::EtcHosts
             | ProbeKind::DnsConfig
             | ProbeKind::DownwardApi
-            | ProbeKind::VariableExpansion => true,
+            | ProbeKind::VariableExpansion
+            | ProbeKind::ResourceLimits
+            | ProbeKind::EmptyDirMemory { .. }
+            | ProbeKind::SubPath
+            | ProbeKind::ProjectedVolume
+            | ProbeKind::LongLogLine { .. }
+            | ProbeKind::PodNetwork
+            | ProbeKind::SharedLocalhost
+            | ProbeKind::PostStart
+            | ProbeKind::LivenessRestart
+            | ProbeKind::ConfigMapVolume
+            | ProbeKind::SecretVolume
+            | ProbeKind::EmptyDirModes => true,
             ProbeKind::Custom(c) => custom::needs_log(c),
             _ => false,
         }
@@ -330,6 +415,8 @@ impl ProbeKind {
             ProbeKind::RapidCreateDelete { .. } => rapid_create_delete::step(at),
             ProbeKind::ConcurrentStart { .. } => concurrent_start::step(at),
             ProbeKind::Custom(custom) => custom::step(custom, at),
+            ProbeKind::PodToPodTcp => pod_to_pod_tcp::step(at),
+            ProbeKind::PreStop => pre_stop::step(at),
             _ if at.finished => Step::Judge {
                 read_log: self.needs_log(),
             },
@@ -338,7 +425,7 @@ impl ProbeKind {
     }
 
     /// Sets the command, and whatever else the kind needs, on a base pod.
-    pub fn shape_pod(&self, pod: &mut Pod) {
+    pub fn shape_pod(&self, pod: &mut Pod, index: usize) {
         let pod_name = pod.metadata.name.clone().unwrap_or_default();
         let Some(spec) = pod.spec.as_mut() else {
             return;
@@ -391,6 +478,22 @@ impl ProbeKind {
             ProbeKind::DnsConfig => dns_config::shape(spec),
             ProbeKind::DownwardApi => {}
             ProbeKind::VariableExpansion => variable_expansion::shape(spec),
+            ProbeKind::ResourceLimits => resource_limits::shape(spec),
+            ProbeKind::EmptyDirMemory { size_limit_mib } => {
+                empty_dir_memory::shape(*size_limit_mib, spec)
+            }
+            ProbeKind::SubPath => sub_path::shape(spec),
+            ProbeKind::ProjectedVolume => projected_volume::shape(spec),
+            ProbeKind::LongLogLine { bytes } => long_log_line::shape(*bytes, spec),
+            ProbeKind::PodNetwork => pod_network::shape(spec),
+            ProbeKind::PodToPodTcp => pod_to_pod_tcp::shape(spec, index),
+            ProbeKind::SharedLocalhost => shared_localhost::shape(spec),
+            ProbeKind::PostStart => post_start::shape(spec),
+            ProbeKind::PreStop => pre_stop::shape(spec),
+            ProbeKind::LivenessRestart => liveness_restart::shape(spec),
+            ProbeKind::ConfigMapVolume => config_map_volume::shape(false, spec, &pod_name),
+            ProbeKind::SecretVolume => config_map_volume::shape(true, spec, &pod_name),
+            ProbeKind::EmptyDirModes => empty_dir_modes::shape(spec),
             ProbeKind::Custom(custom) => custom::shape(custom, spec, &pod_name),
         }
         if matches!(self, ProbeKind::DownwardApi) {
@@ -447,6 +550,23 @@ impl ProbeKind {
             ProbeKind::DnsConfig => dns_config::judge(evidence),
             ProbeKind::DownwardApi => downward_api::judge(evidence),
             ProbeKind::VariableExpansion => variable_expansion::judge(evidence),
+            ProbeKind::ResourceLimits => resource_limits::judge(evidence),
+            ProbeKind::EmptyDirMemory { size_limit_mib } => {
+                empty_dir_memory::judge(*size_limit_mib, evidence)
+            }
+            ProbeKind::SubPath => sub_path::judge(evidence),
+            ProbeKind::ProjectedVolume => projected_volume::judge(evidence),
+            ProbeKind::LongLogLine { bytes } => long_log_line::judge(*bytes, evidence),
+            ProbeKind::PodNetwork => pod_network::judge(evidence),
+            ProbeKind::PodToPodTcp => pod_to_pod_tcp::judge(evidence),
+            ProbeKind::SharedLocalhost => shared_localhost::judge(evidence),
+            ProbeKind::PostStart => post_start::judge(evidence),
+            ProbeKind::PreStop => pre_stop::judge(evidence),
+            ProbeKind::LivenessRestart => liveness_restart::judge(evidence),
+            ProbeKind::ConfigMapVolume | ProbeKind::SecretVolume => {
+                config_map_volume::judge(evidence)
+            }
+            ProbeKind::EmptyDirModes => empty_dir_modes::judge(evidence),
             ProbeKind::Custom(custom) => custom::judge(custom, evidence),
         }
     }

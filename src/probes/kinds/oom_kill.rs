@@ -17,7 +17,7 @@ pub const KIND: Kind = Kind {
         parameters: "limitMiB (default 16)",
         runs: "allocates beyond a small memory limit",
         catches: "an OOM kill not reported as OOMKilled (exit 137)",
-        faults: "exit",
+        faults: "exit, isolation",
     },
 };
 

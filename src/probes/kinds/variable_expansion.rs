@@ -16,9 +16,9 @@ pub const KIND: Kind = Kind {
     resolve,
     entry: Entry {
         kind: "variableExpansion",
-        checks: "$(VAR) in args and in env values is expanded from the container's env; $$(VAR) stays a literal $(VAR)",
+        checks: "$(VAR) in the command, in args and in env values is expanded from the container's env; $$(VAR) stays a literal $(VAR)",
         parameters: "-",
-        runs: "prints its args `$(PROCTOR_EXPAND)` and `$$(PROCTOR_EXPAND)` and an env var composed from another",
+        runs: "prints `$(PROCTOR_EXPAND)` from its command, `$(PROCTOR_EXPAND)` and `$$(PROCTOR_EXPAND)` from its args, and an env var composed from another",
         catches: "expansion skipped, applied to the escaped form, or not applied to env values",
         faults: "identity",
     },
@@ -44,11 +44,16 @@ pub fn shape(spec: &mut PodSpec) {
         var("PROCTOR_EXPAND", VALUE),
         var("PROCTOR_COMPOSED", "$(PROCTOR_EXPAND)-and-more"),
     ]);
+    // One reference in the command, two in the args: the kubelet expands both.
     script(
         container,
-        r#"echo "expanded: $1"; echo "escaped: $2"; echo "composed: $PROCTOR_COMPOSED""#,
-        &["$(PROCTOR_EXPAND)", "$$(PROCTOR_EXPAND)"],
+        r#"echo "command: $1"; echo "expanded: $2"; echo "escaped: $3"; echo "composed: $PROCTOR_COMPOSED""#,
+        &["$(PROCTOR_EXPAND)"],
     );
+    container.args = Some(vec![
+        "$(PROCTOR_EXPAND)".into(),
+        "$$(PROCTOR_EXPAND)".into(),
+    ]);
 }
 
 pub fn judge(evidence: &Evidence) -> Option<Outcome> {
@@ -59,6 +64,11 @@ pub fn judge(evidence: &Evidence) -> Option<Outcome> {
         Outcome::from_checks(
             vec![
                 equal("exitCode", 0, t.exit_code),
+                equal(
+                    "commandExpansion",
+                    VALUE,
+                    field(log, "command").unwrap_or("not printed"),
+                ),
                 equal(
                     "argExpansion",
                     VALUE,
@@ -75,7 +85,7 @@ pub fn judge(evidence: &Evidence) -> Option<Outcome> {
                     field(log, "composed").unwrap_or("not printed"),
                 ),
             ],
-            "$(VAR) was expanded in args and env, and $$(VAR) kept".into(),
+            "$(VAR) was expanded in the command, the args and env, and $$(VAR) kept".into(),
         )
     })
 }

@@ -1,4 +1,4 @@
-//! The fault modes. Each breaks one behaviour that a probe in PROBES.md checks; adding one is a
+//! The fault modes. Each breaks one behaviour that a probe of docs/catalog.md checks; adding one is a
 //! function and an entry in [`FAULTS`].
 
 use serde_json::{Value, json};
@@ -27,6 +27,10 @@ pub struct Fault {
     /// Passes the workload's stdout through a filter that forwards this many bytes and drops
     /// the rest (0: no such filter).
     pub truncates_stdout_at: usize,
+    /// Passes the workload's stdout through a filter that ends a line after this many bytes
+    /// without a newline, as a runtime that writes the pieces of a long line as lines of their
+    /// own would (0: no such filter).
+    pub splits_lines_at: usize,
     /// Before any kill or delete, moves every process of the container but its first out of
     /// the container's cgroup, so that the kill reaches the main process only.
     pub spares_children: bool,
@@ -43,6 +47,24 @@ pub struct Fault {
 
 /// How long past runc's own `create` the `race` fault keeps other creates out.
 pub const CREATE_HOLD: std::time::Duration = std::time::Duration::from_secs(2);
+/// The group whose creates the `race` fault serializes: the pod's name without a trailing
+/// `-p<index>` (the pods of one multi-pod probe share it), so that probes running side by side
+/// never collide while a burst's own pods do.
+pub fn race_group(sandbox_name: &str) -> String {
+    match sandbox_name.rsplit_once("-p") {
+        Some((group, index)) if !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()) => {
+            group.to_owned()
+        }
+        _ => sandbox_name.to_owned(),
+    }
+}
+
+/// The pod a container belongs to, as the CRI plugin annotates its spec.
+pub fn sandbox_name(spec: &Value) -> Option<&str> {
+    spec.pointer("/annotations/io.kubernetes.cri.sandbox-name")
+        .and_then(Value::as_str)
+}
+
 /// The `latekill` fault's delay: longer than the deadline probe's slack and the churn probe's
 /// timeout in the conformance sample, far shorter than any run's timeout.
 pub const LATE_KILL_SECONDS: u64 = 50;
@@ -56,6 +78,7 @@ const PASS: Fault = Fault {
     silences_stderr: false,
     mangles_stdout: false,
     truncates_stdout_at: 0,
+    splits_lines_at: 0,
     spares_children: false,
     edit_exec: |_| Ok(String::new()),
     serializes_creates: false,
@@ -84,7 +107,7 @@ pub const FAULTS: &[Fault] = &[
     },
     Fault {
         name: "exec",
-        breaks: "commands run with exec always exit 0",
+        breaks: "commands run with exec do not run, and report exit 0 (kubectl exec, exec probes, exec hooks)",
         edit_spec: prepare_exec_zero,
         edit_exec: exec_zero,
         ..PASS
@@ -125,7 +148,7 @@ pub const FAULTS: &[Fault] = &[
     },
     Fault {
         name: "race",
-        breaks: "a container created while another one is being created fails to start",
+        breaks: "a container created while another one of its group is being created fails to start (a group: the containers of pods whose names differ only in a -pN suffix, as the pods of one Proctor probe)",
         edit_spec: |_| Ok("create under the exclusive create lock".to_owned()),
         serializes_creates: true,
         ..PASS
@@ -205,8 +228,14 @@ pub const FAULTS: &[Fault] = &[
         ..PASS
     },
     Fault {
+        name: "dirmode",
+        breaks: "closes emptyDir volumes of pods without an fsGroup to all but root (mode 0755)",
+        edit_spec: close_empty_dirs,
+        ..PASS
+    },
+    Fault {
         name: "unconfined",
-        breaks: "rootfs, masks, devices, sysctl and fsgroup at once (each breaks a different probe)",
+        breaks: "rootfs, masks, devices, sysctl, fsgroup and dirmode at once (each breaks a different probe)",
         edit_spec: unconfined,
         edit_sandbox: no_sysctls,
         ..PASS
@@ -242,10 +271,66 @@ pub const FAULTS: &[Fault] = &[
         ..PASS
     },
     Fault {
+        name: "content",
+        breaks: "the files of configMap and secret volumes lose their last byte",
+        edit_spec: cut_object_files,
+        ..PASS
+    },
+    Fault {
         name: "identity",
-        breaks: "hostname, hosts, dns, downward and expansion at once (each breaks a different probe)",
+        breaks: "hostname, hosts, dns, downward, expansion and content at once (each breaks a different probe)",
         edit_spec: wrong_identity,
         edit_sandbox: rename_sandbox,
+        ..PASS
+    },
+    Fault {
+        name: "resources",
+        breaks: "leaves the container's cgroup unlimited: no memory limit, no CPU quota, default CPU shares",
+        edit_spec: unlimited,
+        ..PASS
+    },
+    Fault {
+        name: "netns",
+        breaks: "gives every container a network namespace of its own (loopback only) instead of its sandbox's",
+        edit_spec: own_network_namespace,
+        ..PASS
+    },
+    Fault {
+        name: "isolation",
+        breaks: "resources and netns at once (each breaks different probes)",
+        edit_spec: broken_isolation,
+        ..PASS
+    },
+    Fault {
+        name: "tmpfs",
+        breaks: "backs memory emptyDir volumes with a directory on disk",
+        edit_spec: disk_for_tmpfs,
+        ..PASS
+    },
+    Fault {
+        name: "subpath",
+        breaks: "mounts a file of its own where a subPath of a volume belongs",
+        edit_spec: wrong_sub_path,
+        ..PASS
+    },
+    Fault {
+        name: "modes",
+        breaks: "makes the files of configMap, secret, downwardAPI and projected volumes mode 0666",
+        edit_spec: world_writable_volume_files,
+        ..PASS
+    },
+    Fault {
+        name: "split",
+        breaks: "stdout lines longer than 16 KiB arrive in pieces, each a line of its own",
+        edit_spec: |_| Ok("stdout passed through a 16 KiB line splitter".to_owned()),
+        splits_lines_at: SPLIT_AT,
+        ..PASS
+    },
+    Fault {
+        name: "volumes",
+        breaks: "tmpfs, subpath, modes and split at once (each breaks a different probe)",
+        edit_spec: broken_volumes,
+        splits_lines_at: SPLIT_AT,
         ..PASS
     },
 ];
@@ -359,10 +444,28 @@ fn prepare_exec_zero(spec: &mut Value) -> Result<String, String> {
     Ok("exit shell mounted for execs".to_owned())
 }
 
-/// `faulty-exec` on exec: the exec'd process always exits 0.
+/// `faulty-exec` on exec: the exec'd command does not run; `true` (the host's busybox, mounted
+/// in the container) runs instead and exits 0.
 fn exec_zero(process: &mut Value) -> Result<String, String> {
-    wrap_exit_zero(process)?;
-    Ok("exec wrapped to exit 0".to_owned())
+    let args = process
+        .get_mut("args")
+        .and_then(Value::as_array_mut)
+        .ok_or("process has no args")?;
+    let was = args
+        .iter()
+        .filter_map(Value::as_str)
+        .collect::<Vec<_>>()
+        .join(" ");
+    *args = vec![json!(EXIT_SHELL), json!("true")];
+    Ok(format!(
+        "exec of {:?} replaced by true",
+        crate::faults::short(&was)
+    ))
+}
+
+/// At most 60 characters of `text`, for the log.
+pub fn short(text: &str) -> String {
+    text.chars().take(60).collect()
 }
 
 /// Without a PID namespace of its own, the container's children do not die with its first
@@ -634,6 +737,42 @@ fn undo_fs_group(spec: &mut Value) -> Result<String, String> {
     })
 }
 
+/// The emptyDir volumes root owns (no fsGroup gave them to a group) become mode 0755.
+fn close_empty_dirs(spec: &mut Value) -> Result<String, String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mut closed = Vec::new();
+    for mount in spec
+        .get("mounts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(source) = mount.get("source").and_then(Value::as_str) else {
+            continue;
+        };
+        if !source.contains("/volumes/kubernetes.io~empty-dir/") {
+            continue;
+        }
+        let meta = std::fs::metadata(source).map_err(|e| format!("stat {source}: {e}"))?;
+        if meta.is_dir() && meta.gid() == 0 {
+            std::fs::set_permissions(source, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| format!("chmod {source}: {e}"))?;
+            closed.push(
+                mount
+                    .get("destination")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
+                    .to_owned(),
+            );
+        }
+    }
+    Ok(if closed.is_empty() {
+        String::new()
+    } else {
+        format!("closed to non-root: {}", closed.join(", "))
+    })
+}
+
 fn unconfined(spec: &mut Value) -> Result<String, String> {
     all_of(
         spec,
@@ -642,6 +781,8 @@ fn unconfined(spec: &mut Value) -> Result<String, String> {
             no_masks,
             host_kmsg,
             no_sysctls,
+            // Before fsgroup, which leaves the volumes it gives back to root owned by root.
+            close_empty_dirs,
             undo_fs_group,
         ],
     )
@@ -833,8 +974,267 @@ fn wrong_identity(spec: &mut Value) -> Result<String, String> {
             own_resolv_conf,
             stale_downward_api,
             unexpand,
+            cut_object_files,
         ],
     )
+}
+
+/// The files of the configMap and secret volumes, in the kubelet's current data directory.
+fn object_files(spec: &Value) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for mount in spec
+        .get("mounts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(source) = mount.get("source").and_then(Value::as_str) else {
+            continue;
+        };
+        if !MODED_VOLUMES[..2].iter().any(|v| source.contains(v)) {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(std::path::Path::new(source).join("..data")) else {
+            continue;
+        };
+        files.extend(
+            entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| e.path()),
+        );
+    }
+    files
+}
+
+fn cut_object_files(spec: &mut Value) -> Result<String, String> {
+    let mut cut = 0;
+    for path in object_files(spec) {
+        let mut bytes =
+            std::fs::read(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+        if bytes.pop().is_some() {
+            std::fs::write(&path, &bytes).map_err(|e| format!("write {}: {e}", path.display()))?;
+            cut += 1;
+        }
+    }
+    Ok(if cut == 0 {
+        String::new()
+    } else {
+        format!("cut the last byte of {cut} configMap and secret files")
+    })
+}
+
+/// containerd's log buffer: longer lines become partial entries, which the kubelet joins.
+pub const SPLIT_AT: usize = 16 * 1024;
+
+fn unlimited(spec: &mut Value) -> Result<String, String> {
+    let Some(resources) = spec
+        .pointer_mut("/linux/resources")
+        .and_then(Value::as_object_mut)
+    else {
+        return Ok(String::new());
+    };
+    let mut changed = Vec::new();
+    if let Some(memory) = resources.get_mut("memory").and_then(Value::as_object_mut) {
+        if memory.remove("limit").is_some() {
+            changed.push("memory limit");
+        }
+        memory.remove("swap");
+    }
+    if let Some(cpu) = resources.get_mut("cpu").and_then(Value::as_object_mut) {
+        if cpu.remove("quota").is_some() {
+            changed.push("CPU quota");
+        }
+        if cpu.insert("shares".into(), json!(1024)).is_some() {
+            changed.push("CPU shares");
+        }
+    }
+    Ok(if changed.is_empty() {
+        String::new()
+    } else {
+        format!("removed {}", changed.join(", "))
+    })
+}
+
+fn own_network_namespace(spec: &mut Value) -> Result<String, String> {
+    let namespaces = spec
+        .pointer_mut("/linux/namespaces")
+        .and_then(Value::as_array_mut)
+        .ok_or("spec has no linux.namespaces")?;
+    for ns in namespaces.iter_mut() {
+        if ns.get("type").and_then(Value::as_str) == Some("network")
+            && let Some(ns) = ns.as_object_mut()
+            && ns.remove("path").is_some()
+        {
+            return Ok("a network namespace of its own".to_owned());
+        }
+    }
+    Ok(String::new())
+}
+
+fn broken_isolation(spec: &mut Value) -> Result<String, String> {
+    all_of(spec, &[unlimited, own_network_namespace])
+}
+
+/// Whether `path` is the mount point of a tmpfs in this (the host's) mount namespace.
+fn is_tmpfs_mount(path: &str) -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|table| {
+        table.lines().any(|line| {
+            let mut halves = line.splitn(2, " - ");
+            let (Some(head), Some(tail)) = (halves.next(), halves.next()) else {
+                return false;
+            };
+            head.split(' ').nth(4) == Some(path) && tail.starts_with("tmpfs ")
+        })
+    })
+}
+
+fn disk_for_tmpfs(spec: &mut Value) -> Result<String, String> {
+    let dir =
+        std::env::var("FAULTY_RUNC_DISK").unwrap_or_else(|_| "/var/lib/faulty-runc/disk".into());
+    let mounts = spec
+        .get_mut("mounts")
+        .and_then(Value::as_array_mut)
+        .ok_or("spec has no mounts")?;
+    let mut changed = Vec::new();
+    for mount in mounts.iter_mut() {
+        let Some(source) = mount
+            .get("source")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            continue;
+        };
+        if !source.contains("/volumes/kubernetes.io~empty-dir/") || !is_tmpfs_mount(&source) {
+            continue;
+        }
+        let disk = format!("{dir}/{}", source.trim_start_matches('/').replace('/', "_"));
+        std::fs::create_dir_all(&disk).map_err(|e| format!("create {disk}: {e}"))?;
+        std::fs::set_permissions(&disk, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+            .map_err(|e| format!("chmod {disk}: {e}"))?;
+        mount["source"] = json!(disk);
+        changed.push(
+            mount
+                .get("destination")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_owned(),
+        );
+    }
+    Ok(if changed.is_empty() {
+        String::new()
+    } else {
+        format!("on disk instead of tmpfs: {}", changed.join(", "))
+    })
+}
+
+fn wrong_sub_path(spec: &mut Value) -> Result<String, String> {
+    let path = own_file("subpath", "not the file the subPath names\n")?;
+    let mounts = spec
+        .get_mut("mounts")
+        .and_then(Value::as_array_mut)
+        .ok_or("spec has no mounts")?;
+    let mut changed = Vec::new();
+    for mount in mounts.iter_mut() {
+        let is_sub_path = mount
+            .get("source")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.contains("/volume-subpaths/"));
+        if is_sub_path {
+            mount["source"] = json!(path);
+            changed.push(
+                mount
+                    .get("destination")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
+                    .to_owned(),
+            );
+        }
+    }
+    Ok(if changed.is_empty() {
+        String::new()
+    } else {
+        format!("a file of its own at {}", changed.join(", "))
+    })
+}
+
+/// The kubelet's volume plugins whose files carry modes from the pod spec.
+const MODED_VOLUMES: [&str; 4] = [
+    "/volumes/kubernetes.io~configmap/",
+    "/volumes/kubernetes.io~secret/",
+    "/volumes/kubernetes.io~downward-api/",
+    "/volumes/kubernetes.io~projected/",
+];
+
+fn world_writable_volume_files(spec: &mut Value) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut changed = 0;
+    for mount in spec
+        .get("mounts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(source) = mount.get("source").and_then(Value::as_str) else {
+            continue;
+        };
+        if !MODED_VOLUMES.iter().any(|v| source.contains(v)) {
+            continue;
+        }
+        // The files live in the kubelet's current data directory (`..data`).
+        let data = std::path::Path::new(source).join("..data");
+        let Ok(entries) = std::fs::read_dir(&data) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o666))
+                    .map_err(|e| format!("chmod {}: {e}", entry.path().display()))?;
+                changed += 1;
+            }
+        }
+    }
+    Ok(if changed == 0 {
+        String::new()
+    } else {
+        format!("made {changed} volume files mode 0666")
+    })
+}
+
+fn broken_volumes(spec: &mut Value) -> Result<String, String> {
+    let mut what = all_of(
+        spec,
+        &[disk_for_tmpfs, wrong_sub_path, world_writable_volume_files],
+    )?;
+    if !what.is_empty() {
+        what.push_str("; ");
+    }
+    what.push_str("stdout passed through a 16 KiB line splitter");
+    Ok(what)
+}
+
+/// What the `split` fault does to a stream: a newline after every `at` bytes of a line.
+pub struct LineSplitter {
+    pub at: usize,
+    pub run: usize,
+}
+
+impl LineSplitter {
+    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        for &byte in chunk {
+            if byte == b'\n' {
+                self.run = 0;
+            } else if self.run == self.at {
+                out.push(b'\n');
+                self.run = 1;
+                out.push(byte);
+                continue;
+            } else {
+                self.run += 1;
+            }
+            out.push(byte);
+        }
+    }
 }
 
 /// Several edits in turn, each on what the one before left.
@@ -1148,16 +1548,74 @@ mod tests {
     }
 
     #[test]
-    fn exec_fault_leaves_the_container_alone_and_wraps_execs() {
+    fn exec_fault_leaves_the_container_alone_and_replaces_execs_by_true() {
         let (spec, _) = apply("exec");
         assert_eq!(spec["process"], container_spec()["process"]);
         let mount = spec["mounts"].as_array().unwrap().last().unwrap().clone();
         assert_eq!(mount["destination"], json!(EXIT_SHELL));
         let mut process = json!({"args": ["sh", "-c", "exit 7"], "cwd": "/"});
         let what = (Fault::by_name("exec").unwrap().edit_exec)(&mut process).unwrap();
-        assert_eq!(what, "exec wrapped to exit 0");
-        assert_eq!(process["args"][0], json!(EXIT_SHELL));
-        assert_eq!(process["args"][7], json!("exit 7"));
+        assert_eq!(what, r#"exec of "sh -c exit 7" replaced by true"#);
+        assert_eq!(process["args"], json!([EXIT_SHELL, "true"]));
+    }
+
+    #[test]
+    fn isolation_faults_unlimit_the_cgroup_and_unshare_the_network() {
+        let mut spec = json!({
+            "linux": {
+                "resources": {"memory": {"limit": 50331648, "swap": 50331648}, "cpu": {"shares": 256, "quota": 50000, "period": 100000}},
+                "namespaces": [{"type": "pid"}, {"type": "network", "path": "/proc/42/ns/net"}, {"type": "ipc", "path": "/proc/42/ns/ipc"}],
+            },
+        });
+        let what = (Fault::by_name("isolation").unwrap().edit_spec)(&mut spec).unwrap();
+        assert_eq!(
+            what,
+            "removed memory limit, CPU quota, CPU shares; a network namespace of its own"
+        );
+        assert_eq!(
+            spec["linux"]["resources"],
+            json!({"memory": {}, "cpu": {"shares": 1024, "period": 100000}})
+        );
+        assert_eq!(
+            spec["linux"]["namespaces"],
+            json!([{"type": "pid"}, {"type": "network"}, {"type": "ipc", "path": "/proc/42/ns/ipc"}])
+        );
+    }
+
+    #[test]
+    fn the_splitter_ends_lines_after_16_kib_and_leaves_shorter_ones() {
+        let mut splitter = LineSplitter { at: 4, run: 0 };
+        let mut out = Vec::new();
+        splitter.feed(b"abcdefghij\nxy", &mut out);
+        splitter.feed(b"zw\n12", &mut out);
+        assert_eq!(out, b"abcd\nefgh\nij\nxyzw\n12");
+        assert_eq!(Fault::by_name("split").unwrap().splits_lines_at, 16 * 1024);
+        assert_eq!(
+            Fault::by_name("volumes").unwrap().splits_lines_at,
+            16 * 1024
+        );
+    }
+
+    #[test]
+    fn subpath_fault_swaps_only_sub_path_mounts() {
+        let mut spec = json!({"mounts": [
+            {"destination": "/etc/a", "source": "/var/lib/kubelet/pods/u/volume-subpaths/v/probe/0"},
+            {"destination": "/etc/b", "source": "/var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/v"},
+        ]});
+        let what = (Fault::by_name("subpath").unwrap().edit_spec)(&mut spec).unwrap();
+        assert_eq!(what, "a file of its own at /etc/a");
+        assert!(
+            spec["mounts"][0]["source"]
+                .as_str()
+                .unwrap()
+                .ends_with("/subpath")
+        );
+        assert!(
+            spec["mounts"][1]["source"]
+                .as_str()
+                .unwrap()
+                .contains("empty-dir")
+        );
     }
 
     #[test]
@@ -1193,6 +1651,7 @@ mod tests {
     fn only_trunc_truncates_and_only_unicode_mangles() {
         for fault in FAULTS {
             assert_eq!(fault.truncates_stdout_at > 0, fault.name == "trunc");
+            assert!(fault.truncates_stdout_at == 0 || fault.splits_lines_at == 0);
             assert_eq!(fault.mangles_stdout, fault.name == "unicode");
         }
     }
@@ -1208,6 +1667,18 @@ mod tests {
         assert_eq!(apply("latekill").0, container_spec());
         assert!(FAULTS.iter().filter(|f| f.serializes_creates).count() == 1);
         assert!(FAULTS.iter().filter(|f| f.kill_delay_seconds > 0).count() == 1);
+    }
+
+    #[test]
+    fn race_groups_are_the_pods_of_one_probe() {
+        assert_eq!(race_group("run-1a2b3c-burst-0-p7"), "run-1a2b3c-burst-0");
+        assert_eq!(race_group("run-1a2b3c-burst-0-p12"), "run-1a2b3c-burst-0");
+        assert_eq!(race_group("run-1a2b3c-env-0"), "run-1a2b3c-env-0");
+        assert_eq!(
+            race_group("run-x-pod-to-pod-tcp-0"),
+            "run-x-pod-to-pod-tcp-0"
+        );
+        assert_eq!(race_group("a-p"), "a-p");
     }
 
     #[test]

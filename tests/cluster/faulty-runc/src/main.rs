@@ -1,5 +1,5 @@
 //! `faulty-runc`: a drop-in wrapper around `runc` that breaks exactly one behaviour, for the
-//! mutation matrix in TESTING.md.
+//! mutation matrix of tests/e2e.rs.
 //!
 //! containerd's `io.containerd.runc.v2` shim runs `BinaryName` for every runc call of a runtime
 //! handler. The test cluster points each `faulty-*` handler at a symlink named
@@ -46,6 +46,14 @@ fn main() -> ExitCode {
             .unwrap_or(0);
         return filter_stdin(move |chunk, passed| chunk.len().min(limit.saturating_sub(passed)));
     }
+    if args.get(1).is_some_and(|a| a == "--split-lines-at") {
+        let at: usize = args
+            .get(2)
+            .and_then(|a| a.to_str())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(faults::SPLIT_AT);
+        return split_lines(at);
+    }
     if args.get(1).is_some_and(|a| a == "--deliver-later") {
         return deliver_later(&args[2..]);
     }
@@ -79,11 +87,17 @@ fn main() -> ExitCode {
             Ok(Some(what)) => {
                 log(fault, &format!("create {}: {what}", bundle.display()));
                 if fault.serializes_creates {
-                    return create_exclusively(fault, &real_runc, &rest);
+                    return create_exclusively(fault, &real_runc, &rest, bundle);
                 }
                 silence_stderr = fault.silences_stderr;
                 if fault.mangles_stdout {
                     stdout_filter = Some(vec!["--filter-non-ascii".into()]);
+                }
+                if fault.splits_lines_at > 0 {
+                    stdout_filter = Some(vec![
+                        "--split-lines-at".into(),
+                        fault.splits_lines_at.to_string(),
+                    ]);
                 }
                 if fault.truncates_stdout_at > 0 {
                     stdout_filter = Some(vec![
@@ -273,10 +287,16 @@ fn is_workload(runc: &Path, args: &[OsString], id: &str) -> bool {
 
 /// `race`: runs runc's create while holding an exclusive lock, and keeps holding it a while
 /// after; a create that finds the lock taken fails, as a runtime with a setup race would.
-fn create_exclusively(fault: &Fault, runc: &Path, args: &[OsString]) -> ExitCode {
+fn create_exclusively(fault: &Fault, runc: &Path, args: &[OsString], bundle: &Path) -> ExitCode {
+    // One lock per group of pods (the pods of one probe): see `faults::race_group`.
+    let group = fs::read_to_string(bundle.join("config.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|spec| faults::sandbox_name(&spec).map(faults::race_group))
+        .unwrap_or_else(|| "ungrouped".into());
     let path = std::env::var_os("FAULTY_RUNC_LOCK")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/run/faulty-runc/create.lock"));
+        .unwrap_or_else(|| PathBuf::from(format!("/run/faulty-runc/create-{group}.lock")));
     if let Some(dir) = path.parent() {
         let _ = fs::create_dir_all(dir);
     }
@@ -477,6 +497,35 @@ fn filter_stdin(mut edit: impl FnMut(&mut [u8], usize) -> usize) -> ExitCode {
                         .write_all(&buf[..keep])
                         .and_then(|()| output.flush())
                         .is_err()
+                {
+                    return ExitCode::FAILURE;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return ExitCode::FAILURE,
+        }
+    }
+}
+
+/// Copies stdin to stdout, ending a line after every `at` bytes without a newline. Reads to
+/// EOF, so the writer never sees a broken pipe.
+fn split_lines(at: usize) -> ExitCode {
+    use std::io::Read;
+    let mut input = std::io::stdin().lock();
+    let mut output = std::io::stdout().lock();
+    let mut buf = [0u8; 8192];
+    let mut splitter = faults::LineSplitter { at, run: 0 };
+    let mut out = Vec::with_capacity(buf.len() * 2);
+    loop {
+        match input.read(&mut buf) {
+            Ok(0) => return ExitCode::SUCCESS,
+            Ok(n) => {
+                out.clear();
+                splitter.feed(&buf[..n], &mut out);
+                if output
+                    .write_all(&out)
+                    .and_then(|()| output.flush())
+                    .is_err()
                 {
                     return ExitCode::FAILURE;
                 }

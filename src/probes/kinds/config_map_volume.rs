@@ -1,0 +1,231 @@
+//! `configMapVolume` and, sharing this file's shape, `secretVolume`: the keys of a ConfigMap
+//! (or Secret) the probe creates for its pod reach the container, as a non-root process, in two
+//! volumes of the one object: the whole object, every key a file with the volume's
+//! `defaultMode`, binary data byte for byte; and one key mapped by `items` to a nested path
+//! with the item's own `mode`. Catches a kubelet that writes the wrong content or modes, drops
+//! binary bytes, or mishandles item mappings.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, ConfigMapVolumeSource, KeyToPath, Pod, PodSpec, Secret, SecretVolumeSource, Volume,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::{Kind, ProbeKind, log_text, mount, script};
+use crate::api::Probe;
+use crate::probes::catalog::Entry;
+use crate::verdict::{Evidence, Outcome, check, equal, finished_pod, log_missing};
+
+/// Where the whole object and the mapped key are mounted.
+pub const WHOLE: &str = "/etc/proctor-object";
+pub const MAPPED: &str = "/etc/proctor-object-mapped";
+/// The mapped key's path in its volume.
+pub const MAPPED_PATH: &str = "sub/dir/data-2-mapped";
+/// The volumes' defaultMode and the mapped item's own mode. With the fsGroup's group read they
+/// are seen as 0440 and 0640: neither is what the kubelet writes when it ignores them (0644).
+pub const DEFAULT_MODE: i32 = 0o400;
+pub const ITEM_MODE: i32 = 0o600;
+/// The group read the kubelet adds to the files of a read-only volume of a pod with an fsGroup.
+const FS_GROUP_BITS: i32 = 0o440;
+
+pub const KIND: Kind = Kind {
+    name: "configMapVolume",
+    resolve: resolve_config_map,
+    entry: Entry {
+        kind: "configMapVolume",
+        checks: "a ConfigMap's keys reach a non-root container in two volumes: every key a file with its content (binaryData byte for byte) and the defaultMode (0400), and one key mapped to a nested path with the item's mode (0600), plus the group read the fsGroup adds",
+        parameters: "-",
+        runs: "`cat`, `od` and `stat` of the files of two volumes of a ConfigMap the probe creates",
+        catches: "wrong or cut content, binary bytes mangled, modes ignored, item mappings not applied",
+        faults: "identity, volumes",
+    },
+};
+
+pub const SECRET_KIND: Kind = Kind {
+    name: "secretVolume",
+    resolve: resolve_secret,
+    entry: Entry {
+        kind: "secretVolume",
+        checks: "a Secret's keys reach a non-root container in two volumes: every key a file with its content (binary byte for byte) and the defaultMode (0400), and one key mapped to a nested path with the item's mode (0600), plus the group read the fsGroup adds",
+        parameters: "-",
+        runs: "`cat`, `od` and `stat` of the files of two volumes of a Secret the probe creates",
+        catches: "wrong or cut content, binary bytes mangled, modes ignored (world-readable secrets), item mappings not applied",
+        faults: "identity, volumes",
+    },
+};
+
+fn resolve_config_map(probe: &Probe) -> Option<ProbeKind> {
+    probe
+        .config_map_volume
+        .as_ref()
+        .map(|_| ProbeKind::ConfigMapVolume)
+}
+
+fn resolve_secret(probe: &Probe) -> Option<ProbeKind> {
+    probe
+        .secret_volume
+        .as_ref()
+        .map(|_| ProbeKind::SecretVolume)
+}
+
+/// The text keys and their values.
+pub const TEXT: [(&str, &str); 2] = [("data-1", "value-1"), ("data-2", "value-2")];
+
+/// The binary key's bytes: every byte value once.
+pub fn binary() -> Vec<u8> {
+    (0..=255).collect()
+}
+
+/// The name of the object the probe creates for `pod_name`.
+pub fn object_name(pod_name: &str) -> String {
+    format!("{pod_name}.data")
+}
+
+fn meta(pod: &Pod) -> ObjectMeta {
+    let pod_name = pod.metadata.name.clone().unwrap_or_default();
+    ObjectMeta {
+        name: Some(object_name(&pod_name)),
+        namespace: pod.metadata.namespace.clone(),
+        labels: pod.metadata.labels.clone(),
+        owner_references: pod.metadata.owner_references.clone(),
+        ..ObjectMeta::default()
+    }
+}
+
+/// The ConfigMap of a `configMapVolume` pod.
+pub fn config_map(pod: &Pod) -> ConfigMap {
+    ConfigMap {
+        metadata: meta(pod),
+        data: Some(
+            TEXT.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        ),
+        binary_data: Some(BTreeMap::from([(
+            "binary".to_owned(),
+            ByteString(binary()),
+        )])),
+        ..ConfigMap::default()
+    }
+}
+
+/// The Secret of a `secretVolume` pod.
+pub fn secret(pod: &Pod) -> Secret {
+    let mut data: BTreeMap<String, ByteString> = TEXT
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), ByteString(v.as_bytes().to_vec())))
+        .collect();
+    data.insert("binary".into(), ByteString(binary()));
+    Secret {
+        metadata: meta(pod),
+        data: Some(data),
+        ..Secret::default()
+    }
+}
+
+fn mapped() -> Vec<KeyToPath> {
+    vec![KeyToPath {
+        key: "data-2".into(),
+        path: MAPPED_PATH.into(),
+        mode: Some(ITEM_MODE),
+    }]
+}
+
+pub fn shape(secret: bool, spec: &mut PodSpec, pod_name: &str) {
+    let name = object_name(pod_name);
+    let volume = |volume: &str, items: Option<Vec<KeyToPath>>| {
+        if secret {
+            Volume {
+                name: volume.into(),
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(name.clone()),
+                    default_mode: Some(DEFAULT_MODE),
+                    items,
+                    optional: None,
+                }),
+                ..Volume::default()
+            }
+        } else {
+            Volume {
+                name: volume.into(),
+                config_map: Some(ConfigMapVolumeSource {
+                    name: name.clone(),
+                    default_mode: Some(DEFAULT_MODE),
+                    items,
+                    optional: None,
+                }),
+                ..Volume::default()
+            }
+        }
+    };
+    spec.volumes = Some(vec![
+        volume("whole", None),
+        volume("mapped", Some(mapped())),
+    ]);
+    if let Some(container) = spec.containers.first_mut() {
+        container.volume_mounts = Some(vec![
+            mount("whole", WHOLE, true),
+            mount("mapped", MAPPED, true),
+        ]);
+        script(
+            container,
+            r#"for k in data-1 data-2; do echo "$k: $(cat "$1/$k")"; done; echo "binary: $(od -An -tx1 -v "$1/binary" | tr -d ' \n')"; echo "mapped: $(cat "$2/$3")"; echo "mode data-1: $(stat -L -c %a "$1/data-1")"; echo "mode mapped: $(stat -L -c %a "$2/$3")""#,
+            &[WHOLE, MAPPED, MAPPED_PATH],
+        );
+    }
+}
+
+fn value<'a>(log: &'a str, key: &str) -> &'a str {
+    log.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(": "))
+        .unwrap_or("not read")
+}
+
+pub fn judge(evidence: &Evidence) -> Option<Outcome> {
+    finished_pod(evidence, |_, t| {
+        let Some(log) = log_text(evidence) else {
+            return log_missing("the object's volumes");
+        };
+        let hex: String = binary().iter().map(|b| format!("{b:02x}")).collect();
+        let observed_hex = value(log, "binary");
+        let mut checks = vec![equal("exitCode", 0, t.exit_code)];
+        for (key, expected) in TEXT {
+            checks.push(equal(
+                "content",
+                format!("{key}={expected}"),
+                format!("{key}={}", value(log, key)),
+            ));
+        }
+        checks.push(check(
+            "binaryContent",
+            "the 256 byte values in order",
+            if observed_hex == hex {
+                "the 256 byte values in order".to_owned()
+            } else {
+                format!("{} bytes, not those written", observed_hex.len() / 2)
+            },
+            observed_hex == hex,
+        ));
+        checks.push(equal("mappedContent", TEXT[1].1, value(log, "mapped")));
+        checks.push(equal(
+            "defaultMode",
+            format!("{:o}", DEFAULT_MODE | FS_GROUP_BITS).as_str(),
+            value(log, "mode data-1"),
+        ));
+        checks.push(equal(
+            "itemMode",
+            format!("{:o}", ITEM_MODE | FS_GROUP_BITS).as_str(),
+            value(log, "mode mapped"),
+        ));
+        Outcome::from_checks(
+            checks,
+            format!(
+                "every key arrived, binary data byte for byte, with modes {:o} and {:o}",
+                DEFAULT_MODE | FS_GROUP_BITS,
+                ITEM_MODE | FS_GROUP_BITS
+            ),
+        )
+    })
+}

@@ -1,0 +1,106 @@
+//! `emptyDirModes`: an emptyDir, on disk and on tmpfs, is a world-writable directory (mode 0777)
+//! when the pod has no fsGroup, and a non-root process creates files in it with the modes it
+//! asks (0644, 0666, 0777) and reads back what it wrote. Catches a kubelet or runtime that
+//! creates the volume owned by root and closed (non-root containers cannot write to it), or
+//! mounts it with options that change what is written.
+
+use k8s_openapi::api::core::v1::{EmptyDirVolumeSource, PodSpec, Volume};
+
+use super::{Kind, ProbeKind, log_text, mount, script};
+use crate::api::Probe;
+use crate::probes::catalog::Entry;
+use crate::verdict::{Evidence, Outcome, equal, finished_pod, log_missing};
+
+pub const DISK: &str = "/mnt/proctor-disk";
+pub const MEMORY: &str = "/mnt/proctor-tmpfs";
+/// The modes of the files the probe creates.
+pub const MODES: [&str; 3] = ["644", "666", "777"];
+const CONTENT: &str = "proctor wrote this";
+
+pub const KIND: Kind = Kind {
+    name: "emptyDirModes",
+    resolve,
+    entry: Entry {
+        kind: "emptyDirModes",
+        checks: "an emptyDir on disk and on tmpfs is mode 0777 without an fsGroup, and a non-root process creates files in it with modes 0644, 0666 and 0777 and reads them back",
+        parameters: "-",
+        runs: "`stat` of two emptyDirs (default medium and Memory); creates, `chmod`s, `stat`s and reads a file per mode in each",
+        catches: "emptyDirs created closed to non-root containers, or file modes and content not kept",
+        faults: "unconfined",
+    },
+};
+
+fn resolve(probe: &Probe) -> Option<ProbeKind> {
+    probe
+        .empty_dir_modes
+        .as_ref()
+        .map(|_| ProbeKind::EmptyDirModes)
+}
+
+pub fn shape(spec: &mut PodSpec) {
+    // No fsGroup: the kubelet would give the volumes to its group, setgid.
+    if let Some(context) = spec.security_context.as_mut() {
+        context.fs_group = None;
+    }
+    let volume = |name: &str, medium: Option<&str>| Volume {
+        name: name.into(),
+        empty_dir: Some(EmptyDirVolumeSource {
+            medium: medium.map(str::to_owned),
+            size_limit: None,
+        }),
+        ..Volume::default()
+    };
+    spec.volumes = Some(vec![volume("disk", None), volume("memory", Some("Memory"))]);
+    if let Some(container) = spec.containers.first_mut() {
+        container.volume_mounts = Some(vec![
+            mount("disk", DISK, false),
+            mount("memory", MEMORY, false),
+        ]);
+        let mut args = vec![CONTENT, DISK, MEMORY];
+        args.extend(MODES);
+        script(
+            container,
+            r#"c="$1"; d="$2"; t="$3"; shift 3; for v in "$d" "$t"; do echo "$v dir: $(stat -c %a "$v")"; for m; do f="$v/file-$m"; echo "$c" > "$f" && chmod "$m" "$f" && echo "$v $m: $(stat -c %a "$f") $(cat "$f")"; done; done; true"#,
+            &args,
+        );
+    }
+}
+
+fn value<'a>(log: &'a str, key: &str) -> &'a str {
+    log.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(": "))
+        .unwrap_or("not created")
+}
+
+pub fn judge(evidence: &Evidence) -> Option<Outcome> {
+    finished_pod(evidence, |_, t| {
+        let Some(log) = log_text(evidence) else {
+            return log_missing("emptyDirModes");
+        };
+        let mut checks = vec![equal("exitCode", 0, t.exit_code)];
+        for (dir, medium) in [(DISK, "disk"), (MEMORY, "tmpfs")] {
+            // The permission bits: a tmpfs emptyDir is sticky too (1777), as /tmp is.
+            let mode = value(log, &format!("{dir} dir"));
+            let permissions = &mode[mode.len().saturating_sub(3)..];
+            checks.push(equal(
+                "dirMode",
+                format!("{medium} 777"),
+                format!("{medium} {permissions}"),
+            ));
+        }
+        for (dir, medium) in [(DISK, "disk"), (MEMORY, "tmpfs")] {
+            for mode in MODES {
+                checks.push(equal(
+                    "file",
+                    format!("{medium} {mode} {CONTENT}"),
+                    format!("{medium} {}", value(log, &format!("{dir} {mode}"))),
+                ));
+            }
+        }
+        Outcome::from_checks(
+            checks,
+            "both emptyDirs are 0777, and files were created in them with modes 644, 666 and 777"
+                .into(),
+        )
+    })
+}
