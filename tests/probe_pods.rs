@@ -98,7 +98,14 @@ async fn probe_pods_show_the_behaviour_their_probes_check() {
                             .contains("no such file")
                     );
                 }
-                "env" => assert_eq!(seen.logs, format!("{DEFAULT_ENV_VALUE}\n")),
+                // Framed, so that the value's newline is kept: NAME US =VALUE RS LF.
+                "env" => assert_eq!(
+                    seen.logs,
+                    format!(
+                        "PROCTOR_PROBE_VALUE\u{1f}={DEFAULT_ENV_VALUE}\u{1e}\nPROCTOR_PROBE_EMPTY\u{1f}=\u{1e}\nPROCTOR_PROBE_LONG\u{1f}={}\u{1e}\n",
+                        probes::kinds::env::long_value()
+                    )
+                ),
                 "stderr" => assert_eq!(seen.logs, "proctor stderr marker\n"),
                 "large-output" => {
                     let lines: Vec<&str> = seen.logs.lines().collect();
