@@ -194,6 +194,7 @@ const MATRIX: &[(&str, &[&str])] = &[
             "post-start",
             "pre-stop",
             "liveness-restart",
+            "pod-to-pod-tcp",
         ],
     ),
     ("faulty-stderr", &["stderr"]),
@@ -283,6 +284,7 @@ const MATRIX: &[(&str, &[&str])] = &[
             "long-log-line",
             "config-map-volume",
             "secret-volume",
+            "empty-dir-modes",
         ],
     ),
 ];
@@ -367,6 +369,7 @@ async fn each_faulty_runtime_fails_exactly_the_probes_that_check_its_behaviour()
         ("faulty-identity", "secret-volume", "ContentMismatch"),
         ("faulty-volumes", "config-map-volume", "DefaultModeMismatch"),
         ("faulty-volumes", "secret-volume", "DefaultModeMismatch"),
+        ("faulty-volumes", "empty-dir-modes", "MemoryMediumMismatch"),
     ] {
         reasons.insert((class, probe), reason);
     }

@@ -380,6 +380,7 @@ pub struct EnvProbe {
     /// control characters 0x1E and 0x1F are refused: the probe frames its output with them.
     /// Beside it the probe always sets an empty variable and an 8 KiB one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("!self.contains('$(') && !self.contains('$$')").message("env.value may not hold '$(' or '$$': the kubelet expands them before the process sees the value"))]
     #[schemars(length(max = 1024), regex(pattern = r"^[^\x1e\x1f]*$"))]
     pub value: Option<String>,
 }
@@ -458,7 +459,9 @@ pub struct FsGroupProbe {
 #[serde(rename_all = "camelCase")]
 pub struct CapabilitiesProbe {
     /// Capabilities added after `drop: [ALL]`. Default `[NET_BIND_SERVICE]`, the only one the
-    /// restricted Pod Security Standard allows; `[]` checks that dropping ALL leaves none.
+    /// restricted Pod Security Standard allows; `[]` checks that dropping ALL leaves none. Any
+    /// other makes the probe privileged: it runs only where `spec.allowPrivileged` is set and
+    /// the controller's operator grants it (else `Skipped`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 41))]
     pub add: Option<Vec<Capability>>,
@@ -716,9 +719,10 @@ pub struct EmptyDirMemoryProbe {
 #[serde(rename_all = "camelCase")]
 pub struct LongLogLineProbe {
     /// Length of the line. Default 40000: more than two of containerd's 16 KiB log buffers.
-    /// At most 60000, so that the whole log is kept for the comparison.
+    /// At least 16385 (a shorter line is never split), at most 60000 (so that the whole log is
+    /// kept for the comparison).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 60000))]
+    #[schemars(range(min = 16385, max = 60000))]
     pub bytes: Option<i32>,
 }
 

@@ -115,7 +115,11 @@ pub fn next(view: &ProbeView) -> Step {
             return Step::Finish(Outcome {
                 verdict: Verdict::Skipped,
                 reason: reason.into(),
-                message: format!("{} needs a hostPID inspector pod; {why}", kind.name()),
+                message: format!(
+                    "{} needs {}; {why}",
+                    kind.name(),
+                    kind.privilege_needed_for()
+                ),
                 checks: Vec::new(),
             });
         }

@@ -136,6 +136,7 @@ impl RunWork<'_> {
                         exec: None,
                         deleted_at: ps.delete_requested_at(),
                         kill_started_at,
+                        exec_output: None,
                     };
                     if self
                         .observed(probe, ps, Observed::Evidence(evidence))
@@ -159,6 +160,7 @@ impl RunWork<'_> {
                     let evidence = Evidence {
                         pods,
                         exec: Some(exec),
+                        exec_output: Some(stdout.clone()),
                         ..Evidence::default()
                     };
                     let output = format!("{stdout}{stderr}");

@@ -447,3 +447,24 @@ custom:
     let exit = resolve(&exit, &run(), None).unwrap();
     assert!(super::secrets(&exit, &super::pods(&exit, &run(), 0)).is_empty());
 }
+
+/// A capability beyond NET_BIND_SERVICE makes a pod the restricted standard refuses: the probe
+/// then needs the privileged opt-in (and is Skipped without it), but never the inspector.
+#[test]
+fn capabilities_beyond_the_restricted_set_need_privilege() {
+    let kind = |yaml: &str| ProbeKind::of(&serde_yaml::from_str::<Probe>(yaml).unwrap()).unwrap();
+    let default = kind("name: c\ncapabilities: {}");
+    let none = kind("name: c\ncapabilities: {add: []}");
+    let admin = kind("name: c\ncapabilities: {add: [NET_BIND_SERVICE, SYS_ADMIN]}");
+    assert!(!default.needs_privilege() && !none.needs_privilege());
+    assert!(admin.needs_privilege());
+    assert!(!admin.uses_inspector(true));
+    assert!(admin.privilege_needed_for().contains("restricted"));
+    let pods = pods_of("name: c\ncapabilities: {add: [SYS_ADMIN]}");
+    let added = container(&pods[0])
+        .security_context
+        .as_ref()
+        .and_then(|s| s.capabilities.as_ref())
+        .and_then(|c| c.add.clone());
+    assert_eq!(added, Some(vec!["SYS_ADMIN".to_owned()]));
+}

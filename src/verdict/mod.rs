@@ -27,6 +27,9 @@ pub struct Evidence {
     pub log: Option<LogObservation>,
     /// The exec the probe made, for exec kinds.
     pub exec: Option<ExecObservation>,
+    /// What that exec wrote to stdout (its last bytes, bounded as the exec stream keeps them),
+    /// for the kinds that judge it.
+    pub exec_output: Option<String>,
     /// When Proctor asked for the pod's deletion, for kinds that delete it.
     pub deleted_at: Option<k8s_openapi::jiff::Timestamp>,
     /// When the kubelet began stopping the probe container (its `Killing` Event), for the kinds

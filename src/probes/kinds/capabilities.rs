@@ -17,7 +17,7 @@ pub const KIND: Kind = Kind {
     entry: Entry {
         kind: "capabilities",
         checks: "after drop ALL and add, the bounding set is exactly the added capabilities; permitted and effective hold them only for uid 0; inheritable and ambient are empty",
-        parameters: "add (default [NET_BIND_SERVICE]; [] checks that drop ALL leaves none)",
+        parameters: "add (default [NET_BIND_SERVICE]; [] checks that drop ALL leaves none; any other capability makes the pod privileged: spec.allowPrivileged, granted by the controller's operator)",
         runs: "reads the Cap* sets in /proc/self/status",
         catches: "a runtime that ignores `drop: [ALL]` (its default set, or every capability) or drops an added one",
         faults: "insecure",

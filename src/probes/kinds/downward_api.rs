@@ -44,7 +44,7 @@ pub const KIND: Kind = Kind {
     resolve,
     entry: Entry {
         kind: "downwardApi",
-        checks: "downward API env vars (name, namespace, uid, node, pod and host IP, memory and CPU limits) and volume files (name, labels, annotations, CPU limit) equal what the API server reports",
+        checks: "downward API env vars (name, namespace, uid, node, pod and host IP, memory and CPU limits) equal what the API server reports, and so do the volume files name and CPU limit; the labels and annotations files hold the pod's managed-by label and the probe's annotation",
         parameters: "-",
         runs: "prints the downward API env vars and the files of a downwardAPI volume",
         catches: "fields resolved against another or a stale pod, resource limits in the wrong unit, volume files missing or wrong",

@@ -22,11 +22,11 @@ pub const KIND: Kind = Kind {
     resolve,
     entry: Entry {
         kind: "emptyDirModes",
-        checks: "an emptyDir on disk and on tmpfs is mode 0777 without an fsGroup, and a non-root process creates files in it with modes 0644, 0666 and 0777 and reads them back",
+        checks: "an emptyDir on disk and one with medium Memory (a tmpfs) are mode 0777 without an fsGroup, and a non-root process creates files in each with modes 0644, 0666 and 0777 and reads them back",
         parameters: "-",
         runs: "`stat` of two emptyDirs (default medium and Memory); creates, `chmod`s, `stat`s and reads a file per mode in each",
         catches: "emptyDirs created closed to non-root containers, or file modes and content not kept",
-        faults: "unconfined",
+        faults: "unconfined, volumes",
     },
 };
 
@@ -60,7 +60,7 @@ pub fn shape(spec: &mut PodSpec) {
         args.extend(MODES);
         script(
             container,
-            r#"c="$1"; d="$2"; t="$3"; shift 3; for v in "$d" "$t"; do echo "$v dir: $(stat -c %a "$v")"; for m; do f="$v/file-$m"; echo "$c" > "$f" && chmod "$m" "$f" && echo "$v $m: $(stat -c %a "$f") $(cat "$f")"; done; done; true"#,
+            r#"c="$1"; d="$2"; t="$3"; shift 3; awk -v m="$t" '$5 == m { sub(/.* - /, ""); print "tmpfs type: " $1 }' /proc/self/mountinfo; for v in "$d" "$t"; do echo "$v dir: $(stat -c %a "$v")"; for m; do f="$v/file-$m"; echo "$c" > "$f" && chmod "$m" "$f" && echo "$v $m: $(stat -c %a "$f") $(cat "$f")"; done; done; true"#,
             &args,
         );
     }
@@ -77,11 +77,14 @@ pub fn judge(evidence: &Evidence) -> Option<Outcome> {
         let Some(log) = log_text(evidence) else {
             return log_missing("emptyDirModes");
         };
-        let mut checks = vec![equal("exitCode", 0, t.exit_code)];
+        let mut checks = vec![
+            equal("exitCode", 0, t.exit_code),
+            equal("memoryMedium", "tmpfs", value(log, "tmpfs type")),
+        ];
         for (dir, medium) in [(DISK, "disk"), (MEMORY, "tmpfs")] {
             // The permission bits: a tmpfs emptyDir is sticky too (1777), as /tmp is.
-            let mode = value(log, &format!("{dir} dir"));
-            let permissions = &mode[mode.len().saturating_sub(3)..];
+            let mode: Vec<char> = value(log, &format!("{dir} dir")).chars().collect();
+            let permissions: String = mode[mode.len().saturating_sub(3)..].iter().collect();
             checks.push(equal(
                 "dirMode",
                 format!("{medium} 777"),

@@ -23,12 +23,22 @@ pub const ALLOWED: &[&str] = &[
     "/dev/pts/ptmx",
 ];
 
+/// The devices of OCI's default set, which every container has.
+pub const REQUIRED: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+];
+
 pub const KIND: Kind = Kind {
     name: "hostDevices",
     resolve,
     entry: Entry {
         kind: "hostDevices",
-        checks: "an unprivileged container has no device nodes but the default ones (null, zero, full, random, urandom, tty, ptmx)",
+        checks: "an unprivileged container has the default device nodes (null, zero, full, random, urandom, tty) and none else but the console and the pty ones (ptmx, pts/N)",
         parameters: "-",
         runs: "lists every character and block device under /dev",
         catches: "host devices passed into an unprivileged container",
@@ -67,10 +77,26 @@ pub fn judge(evidence: &Evidence) -> Option<Outcome> {
             .filter_map(|l| l.strip_prefix("device: "))
             .collect();
         let extra: Vec<&str> = devices.iter().copied().filter(|d| !allowed(d)).collect();
+        // The devices every container gets must be there: an empty listing is no evidence.
+        let missing: Vec<&str> = REQUIRED
+            .iter()
+            .copied()
+            .filter(|d| !devices.contains(d))
+            .collect();
         let listed = log.lines().any(|l| l == "done");
         Outcome::from_checks(
             vec![
                 equal("exitCode", 0, t.exit_code),
+                check(
+                    "defaultDevices",
+                    REQUIRED.join(" "),
+                    if missing.is_empty() {
+                        "all present".to_owned()
+                    } else {
+                        format!("missing {}", missing.join(" "))
+                    },
+                    missing.is_empty(),
+                ),
                 check(
                     "devices",
                     "only the default devices",
@@ -84,7 +110,10 @@ pub fn judge(evidence: &Evidence) -> Option<Outcome> {
                     listed && extra.is_empty(),
                 ),
             ],
-            format!("only the default devices: {}", devices.join(" ")),
+            crate::verdict::bounded(
+                &format!("only the default devices: {}", devices.join(" ")),
+                256,
+            ),
         )
     })
 }

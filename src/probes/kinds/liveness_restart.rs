@@ -17,9 +17,9 @@ pub const KIND: Kind = Kind {
     resolve,
     entry: Entry {
         kind: "livenessRestart",
-        checks: "a failing exec liveness probe restarts the container (restart count 1), and the restarted container runs to success",
+        checks: "a passing exec liveness probe leaves the container running, a failing one restarts it (restart count 1), and the restarted container runs to success",
         parameters: "-",
-        runs: "healthy (a file the liveness probe tests) for 2 s, then not, for 20 s at most; the restarted run exits 0",
+        runs: "healthy (a file the liveness probe tests) for 3 s, then not, for 20 s at most; the restarted run reports whether the first was healthy, and exits 0",
         catches: "liveness failures not acted on, exec probes whose failure is swallowed",
         faults: "exec",
     },
@@ -47,13 +47,14 @@ pub fn shape(spec: &mut PodSpec) {
                     .to_vec(),
             ),
         }),
+        initial_delay_seconds: Some(1),
         period_seconds: Some(1),
         failure_threshold: Some(1),
         ..ContainerProbe::default()
     });
     script(
         container,
-        r#"if [ -f "$1/first-run" ]; then echo "restarted"; exit 0; fi; touch "$1/first-run" /tmp/proctor-healthy; sleep 2; rm /tmp/proctor-healthy; sleep 20; echo "not restarted"; exit 0"#,
+        r#"if [ -f "$1/first-run" ]; then if [ -f "$1/was-healthy" ]; then echo "restarted after being healthy"; else echo "restarted before it was unhealthy"; fi; exit 0; fi; touch "$1/first-run" /tmp/proctor-healthy; sleep 3; touch "$1/was-healthy"; rm /tmp/proctor-healthy; sleep 20; echo "not restarted"; exit 0"#,
         &[STATE],
     );
 }
@@ -67,7 +68,7 @@ pub fn judge(evidence: &Evidence) -> Option<Outcome> {
             vec![
                 equal("restartCount", 1, pod.restart_count),
                 equal("exitCode", 0, t.exit_code),
-                equal("run", "restarted", log.trim_end()),
+                equal("run", "restarted after being healthy", log.trim_end()),
             ],
             "the failing liveness probe restarted the container once".into(),
         )

@@ -15,7 +15,7 @@ pub const KIND: Kind = Kind {
     entry: Entry {
         kind: "longLogLine",
         checks: "one line longer than the runtime's 16 KiB log buffer (default 40000 bytes) reaches the log as one line, byte for byte",
-        parameters: "bytes (default 40000, at most 60000)",
+        parameters: "bytes (default 40000; 16385 to 60000)",
         runs: "prints the numbers from 1 up, comma separated, as one line of the asked length, then `end`",
         catches: "partial log entries not joined again (the line arrives in pieces), or cut",
         faults: "volumes",

@@ -341,14 +341,34 @@ impl ProbeKind {
     /// Whether the kind needs a privileged look at the node (the hostPID inspector), and so the
     /// run's `allowPrivileged` granted.
     pub fn needs_privilege(&self) -> bool {
-        matches!(self, ProbeKind::ProcessGroupKill { .. })
+        match self {
+            ProbeKind::ProcessGroupKill { .. } => true,
+            // The restricted standard allows adding NET_BIND_SERVICE only.
+            ProbeKind::Capabilities { add } => add
+                .iter()
+                .any(|c| *c != crate::api::Capability::NetBindService),
+            _ => false,
+        }
+    }
+
+    /// Why the kind needs privilege, for the `Skipped` verdict when it is not granted.
+    pub fn privilege_needed_for(&self) -> &'static str {
+        match self {
+            ProbeKind::Capabilities { .. } => {
+                "a pod outside the restricted Pod Security Standard (a capability other than NET_BIND_SERVICE)"
+            }
+            _ => "a hostPID inspector pod",
+        }
     }
 
     /// Whether the kind looks at the node through the inspector: those that need it, and the
     /// churn's leftover check when the run may (`allow_privileged`).
     pub fn uses_inspector(&self, allow_privileged: bool) -> bool {
         allow_privileged
-            && (self.needs_privilege() || matches!(self, ProbeKind::RapidCreateDelete { .. }))
+            && matches!(
+                self,
+                ProbeKind::ProcessGroupKill { .. } | ProbeKind::RapidCreateDelete { .. }
+            )
     }
 
     /// Whether the verdict times the container's end from the kubelet's `Killing` Event, which

@@ -23,7 +23,7 @@ pub const KIND: Kind = Kind {
         parameters: "-",
         runs: "a server pod (`nc -ll -p 8080`) and a client pod; Proctor execs `nc SERVER_IP 8080` in the client",
         catches: "pods that cannot reach each other, or containers outside their pod's network namespace",
-        faults: "isolation",
+        faults: "exec, isolation",
     },
 };
 
@@ -90,14 +90,19 @@ pub fn judge(evidence: &Evidence) -> Option<Outcome> {
     let client_ip = evidence.pods.first().and_then(|p| p.pod_ip.clone());
     let server_ip = evidence.pods.get(1).and_then(|p| p.pod_ip.clone());
     let distinct = client_ip.is_some() && client_ip != server_ip;
+    // What the client printed, not only its exit code: an exec that never ran exits 0 too.
+    let read = evidence
+        .exec_output
+        .as_deref()
+        .is_some_and(|out| out.lines().any(|l| l.trim() == BANNER));
     Some(match exec.exit_code {
         Some(code) => Outcome::from_checks(
             vec![
                 check(
                     "banner",
                     format!("{BANNER} from {}", server_ip.as_deref().unwrap_or("?")),
-                    if code == 0 { "read" } else { "not read" },
-                    code == 0,
+                    if read { "read" } else { "not read" },
+                    read && code == 0,
                 ),
                 equal("distinctIps", "yes", if distinct { "yes" } else { "no" }),
             ],

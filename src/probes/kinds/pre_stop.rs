@@ -8,7 +8,7 @@ use super::{Kind, ProbeKind, READY_MARKER, script};
 use crate::api::Probe;
 use crate::controller::drive::{At, Step};
 use crate::probes::catalog::Entry;
-use crate::verdict::{Evidence, Outcome, check, equal, finished_pod};
+use crate::verdict::{Evidence, Outcome, check, equal, finished_pod, untold_if_late};
 
 pub const MARKER: &str = "/tmp/proctor-pre-stop";
 pub const GRACE_SECONDS: i32 = 10;
@@ -70,19 +70,33 @@ pub fn judge(evidence: &Evidence) -> Option<Outcome> {
             equal("exitCode", 0, t.exit_code),
             equal("hookBeforeTerm", BEFORE, told),
         ];
-        let from = evidence.kill_started_at.or(evidence.deleted_at);
+        // Timed from the kubelet's Killing Event, as gracefulShutdown is (one-second
+        // timestamps: one second of slack); without it, a late end is not the runtime's alone.
+        let (from, from_what) = match evidence.kill_started_at {
+            Some(kill) => (Some(kill), "the kubelet began stopping it"),
+            None => (evidence.deleted_at, "the delete"),
+        };
+        let mut within = true;
+        let mut used = None;
         if let (Some(from), Some(finished)) = (from, t.finished_at) {
             let seconds = finished.as_second() - from.as_second();
+            within = seconds <= i64::from(GRACE_SECONDS) + 1;
+            used = Some(seconds);
             checks.push(check(
                 "shutdownSeconds",
                 format!("<= {GRACE_SECONDS}"),
                 seconds,
-                seconds <= i64::from(GRACE_SECONDS) + 1,
+                within,
             ));
         }
-        Outcome::from_checks(
+        let outcome = Outcome::from_checks(
             checks,
             "the preStop hook ran before SIGTERM, within the grace period".into(),
-        )
+        );
+        if evidence.kill_started_at.is_some() {
+            outcome
+        } else {
+            untold_if_late(outcome, within, from_what, used)
+        }
     })
 }

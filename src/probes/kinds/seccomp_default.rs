@@ -1,7 +1,10 @@
 //! `seccompDefault`: the pod's `RuntimeDefault` seccomp profile is in force: the process runs
 //! under a seccomp filter, and a syscall the default profile blocks for an unprivileged
 //! process (`unshare(CLONE_NEWUSER)`, refused without CAP_SYS_ADMIN) fails with EPERM. Catches
-//! a runtime that runs the container unconfined.
+//! a runtime that runs the container unconfined. The second check relies on the default
+//! profile's refusal of `unshare`, which containerd's, moby's and CRI-O's (1.24 and later) have;
+//! profiles derived from containers/common allow it, and there this check fails although a
+//! filter is in force (the first check tells).
 
 use k8s_openapi::api::core::v1::PodSpec;
 

@@ -721,6 +721,7 @@ fn undo_fs_group(spec: &mut Value) -> Result<String, String> {
             .map_err(|e| format!("chown {source}: {e}"))?;
         std::fs::set_permissions(source, std::fs::Permissions::from_mode(0o777))
             .map_err(|e| format!("chmod {source}: {e}"))?;
+        remember_given_back(source)?;
         changed.push(format!(
             "{} (was group {})",
             mount
@@ -735,6 +736,23 @@ fn undo_fs_group(spec: &mut Value) -> Result<String, String> {
     } else {
         format!("gave back to root: {}", changed.join(", "))
     })
+}
+
+/// Where `fsgroup` notes the volumes it gave back to root: when a container of the pod is
+/// created again (a restart), they are root's, as a volume of a pod without an fsGroup is, and
+/// `dirmode` must still leave them alone.
+fn given_back_marker(source: &str) -> std::path::PathBuf {
+    let dir =
+        std::env::var("FAULTY_RUNC_STATE").unwrap_or_else(|_| "/run/faulty-runc/state".into());
+    std::path::Path::new(&dir).join(format!("fsgroup-undone{}", source.replace('/', "%")))
+}
+
+fn remember_given_back(source: &str) -> Result<(), String> {
+    let marker = given_back_marker(source);
+    if let Some(dir) = marker.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    }
+    std::fs::write(&marker, b"").map_err(|e| format!("write {}: {e}", marker.display()))
 }
 
 /// The emptyDir volumes root owns (no fsGroup gave them to a group) become mode 0755.
@@ -754,7 +772,7 @@ fn close_empty_dirs(spec: &mut Value) -> Result<String, String> {
             continue;
         }
         let meta = std::fs::metadata(source).map_err(|e| format!("stat {source}: {e}"))?;
-        if meta.is_dir() && meta.gid() == 0 {
+        if meta.is_dir() && meta.gid() == 0 && !given_back_marker(source).exists() {
             std::fs::set_permissions(source, std::fs::Permissions::from_mode(0o755))
                 .map_err(|e| format!("chmod {source}: {e}"))?;
             closed.push(
