@@ -83,20 +83,13 @@ pub fn judge(add: &[Capability], evidence: &Evidence) -> Option<Outcome> {
             .is_some_and(|euid| euid == "0");
         let held = if root { asked } else { 0 };
         let mut checks = vec![equal("exitCode", 0, t.exit_code)];
-        for (set, expected) in [
-            ("CapBnd", asked),
-            ("CapPrm", held),
-            ("CapEff", held),
-            ("CapInh", 0),
-            ("CapAmb", 0),
+        for (set, name, expected) in [
+            ("CapBnd", "boundingSet", asked),
+            ("CapPrm", "permittedSet", held),
+            ("CapEff", "effectiveSet", held),
+            ("CapInh", "inheritableSet", 0),
+            ("CapAmb", "ambientSet", 0),
         ] {
-            let name = match set {
-                "CapBnd" => "boundingSet",
-                "CapPrm" => "permittedSet",
-                "CapEff" => "effectiveSet",
-                "CapInh" => "inheritableSet",
-                _ => "ambientSet",
-            };
             match field(log, set).map(|hex| u64::from_str_radix(hex, 16)) {
                 Some(Ok(observed)) => checks.push(check(
                     name,

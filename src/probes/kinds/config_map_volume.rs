@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::{Kind, ProbeKind, log_text, mount, script};
+use super::{Kind, ProbeKind, field_or, log_text, mount, script};
 use crate::api::Probe;
 use crate::probes::catalog::Entry;
 use crate::verdict::{Evidence, Outcome, check, equal, finished_pod, log_missing};
@@ -177,25 +177,19 @@ pub fn shape(secret: bool, spec: &mut PodSpec, pod_name: &str) {
     }
 }
 
-fn value<'a>(log: &'a str, key: &str) -> &'a str {
-    log.lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(": "))
-        .unwrap_or("not read")
-}
-
 pub fn judge(evidence: &Evidence) -> Option<Outcome> {
     finished_pod(evidence, |_, t| {
         let Some(log) = log_text(evidence) else {
             return log_missing("the object's volumes");
         };
         let hex: String = binary().iter().map(|b| format!("{b:02x}")).collect();
-        let observed_hex = value(log, "binary");
+        let observed_hex = field_or(log, "not read", "binary");
         let mut checks = vec![equal("exitCode", 0, t.exit_code)];
         for (key, expected) in TEXT {
             checks.push(equal(
                 "content",
                 format!("{key}={expected}"),
-                format!("{key}={}", value(log, key)),
+                format!("{key}={}", field_or(log, "not read", key)),
             ));
         }
         checks.push(check(
@@ -208,16 +202,20 @@ pub fn judge(evidence: &Evidence) -> Option<Outcome> {
             },
             observed_hex == hex,
         ));
-        checks.push(equal("mappedContent", TEXT[1].1, value(log, "mapped")));
+        checks.push(equal(
+            "mappedContent",
+            TEXT[1].1,
+            field_or(log, "not read", "mapped"),
+        ));
         checks.push(equal(
             "defaultMode",
             format!("{:o}", DEFAULT_MODE | FS_GROUP_BITS).as_str(),
-            value(log, "mode data-1"),
+            field_or(log, "not read", "mode data-1"),
         ));
         checks.push(equal(
             "itemMode",
             format!("{:o}", ITEM_MODE | FS_GROUP_BITS).as_str(),
-            value(log, "mode mapped"),
+            field_or(log, "not read", "mode mapped"),
         ));
         Outcome::from_checks(
             checks,

@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use super::{Kind, ProbeKind, log_text, mount, script};
+use super::{Kind, ProbeKind, field_or, log_text, mount, script};
 use crate::api::{LABEL_MANAGED_BY, MANAGER, Probe};
 use crate::probes::catalog::Entry;
 use crate::verdict::{Evidence, Outcome, check, equal, finished_pod, log_missing};
@@ -146,12 +146,6 @@ fn shape(spec: &mut PodSpec) {
     );
 }
 
-fn env_value<'a>(log: &'a str, name: &str) -> &'a str {
-    log.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
-        .unwrap_or("not set")
-}
-
 fn file_lines<'a>(log: &'a str, file: &str) -> Vec<&'a str> {
     let prefix = format!("{file}> ");
     log.lines()
@@ -178,15 +172,15 @@ pub fn judge(evidence: &Evidence) -> Option<Outcome> {
             checks.push(check(
                 "envField",
                 format!("{path}={expected}"),
-                format!("{path}={}", env_value(log, name)),
-                env_value(log, name) == expected,
+                format!("{path}={}", field_or(log, "not set", name)),
+                field_or(log, "not set", name) == expected,
             ));
         }
         for ((name, res, _), expected) in RESOURCES.iter().zip([MEMORY_MIB, CPU_MILLIS]) {
             checks.push(equal(
                 "envResource",
                 format!("{res}={expected}"),
-                format!("{res}={}", env_value(log, name)),
+                format!("{res}={}", field_or(log, "not set", name)),
             ));
         }
         checks.push(equal(

@@ -6,7 +6,7 @@
 
 use k8s_openapi::api::core::v1::{EmptyDirVolumeSource, PodSpec, Volume};
 
-use super::{Kind, ProbeKind, log_text, mount, script};
+use super::{Kind, ProbeKind, field_or, log_text, mount, script};
 use crate::api::Probe;
 use crate::probes::catalog::Entry;
 use crate::verdict::{Evidence, Outcome, equal, finished_pod, log_missing};
@@ -66,12 +66,6 @@ pub fn shape(spec: &mut PodSpec) {
     }
 }
 
-fn value<'a>(log: &'a str, key: &str) -> &'a str {
-    log.lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(": "))
-        .unwrap_or("not created")
-}
-
 pub fn judge(evidence: &Evidence) -> Option<Outcome> {
     finished_pod(evidence, |_, t| {
         let Some(log) = log_text(evidence) else {
@@ -79,11 +73,17 @@ pub fn judge(evidence: &Evidence) -> Option<Outcome> {
         };
         let mut checks = vec![
             equal("exitCode", 0, t.exit_code),
-            equal("memoryMedium", "tmpfs", value(log, "tmpfs type")),
+            equal(
+                "memoryMedium",
+                "tmpfs",
+                field_or(log, "not created", "tmpfs type"),
+            ),
         ];
         for (dir, medium) in [(DISK, "disk"), (MEMORY, "tmpfs")] {
             // The permission bits: a tmpfs emptyDir is sticky too (1777), as /tmp is.
-            let mode: Vec<char> = value(log, &format!("{dir} dir")).chars().collect();
+            let mode: Vec<char> = field_or(log, "not created", &format!("{dir} dir"))
+                .chars()
+                .collect();
             let permissions: String = mode[mode.len().saturating_sub(3)..].iter().collect();
             checks.push(equal(
                 "dirMode",
@@ -96,7 +96,10 @@ pub fn judge(evidence: &Evidence) -> Option<Outcome> {
                 checks.push(equal(
                     "file",
                     format!("{medium} {mode} {CONTENT}"),
-                    format!("{medium} {}", value(log, &format!("{dir} {mode}"))),
+                    format!(
+                        "{medium} {}",
+                        field_or(log, "not created", &format!("{dir} {mode}"))
+                    ),
                 ));
             }
         }

@@ -9,19 +9,9 @@ use crate::api::Probe;
 use crate::probes::catalog::Entry;
 use crate::verdict::{Evidence, Outcome, check, equal, finished_pod, log_missing};
 
-/// The device nodes of an unprivileged container (OCI's default devices, the console when a
-/// TTY is asked for, and devpts' own).
-pub const ALLOWED: &[&str] = &[
-    "/dev/null",
-    "/dev/zero",
-    "/dev/full",
-    "/dev/random",
-    "/dev/urandom",
-    "/dev/tty",
-    "/dev/console",
-    "/dev/ptmx",
-    "/dev/pts/ptmx",
-];
+/// The device nodes an unprivileged container may have beyond [`REQUIRED`]: the console when
+/// a TTY is asked for, and devpts' own.
+pub const ALSO_ALLOWED: &[&str] = &["/dev/console", "/dev/ptmx", "/dev/pts/ptmx"];
 
 /// The devices of OCI's default set, which every container has.
 pub const REQUIRED: &[&str] = &[
@@ -61,7 +51,8 @@ pub fn shape(spec: &mut PodSpec) {
 }
 
 fn allowed(path: &str) -> bool {
-    ALLOWED.contains(&path)
+    REQUIRED.contains(&path)
+        || ALSO_ALLOWED.contains(&path)
         || path
             .strip_prefix("/dev/pts/")
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))

@@ -605,6 +605,32 @@ fn script(container: &mut Container, source: &str, args: &[&str]) {
     container.command = Some(command);
 }
 
+/// An exec hook that writes `ran` to the file `marker` (its path an argument, not shell).
+fn marker_hook(marker: &str) -> k8s_openapi::api::core::v1::ExecAction {
+    k8s_openapi::api::core::v1::ExecAction {
+        command: Some(
+            ["sh", "-c", r#"echo ran > "$1""#, "hook", marker]
+                .map(str::to_owned)
+                .to_vec(),
+        ),
+    }
+}
+
+/// A sidecar (a restartable init container) like `container` but without resource limits: it
+/// keeps the pod's cgroup unlimited, so that the container's own limits are the ones judged.
+fn limit_holder(container: &Container) -> Container {
+    let mut holder = container.clone();
+    holder.name = "limit-holder".into();
+    holder.resources = None;
+    holder.restart_policy = Some("Always".into());
+    holder.command = Some(
+        ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
+            .map(str::to_owned)
+            .to_vec(),
+    );
+    holder
+}
+
 fn empty_dir(name: &str) -> Volume {
     Volume {
         name: name.into(),
@@ -637,6 +663,11 @@ fn field<'a>(log: &'a str, key: &str) -> Option<&'a str> {
     log.lines()
         .find_map(|line| line.strip_prefix(key)?.strip_prefix(':'))
         .map(str::trim)
+}
+
+/// [`field`], or `missing` when the log has no such line.
+fn field_or<'a>(log: &'a str, missing: &'a str, key: &str) -> &'a str {
+    field(log, key).unwrap_or(missing)
 }
 
 /// The log's text, for kinds judged from what the probe printed.

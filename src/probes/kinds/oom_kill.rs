@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::core::v1::PodSpec;
 
-use super::{Kind, ProbeKind, script, set_memory};
+use super::{Kind, ProbeKind, limit_holder, script, set_memory};
 use crate::api::Probe;
 use crate::probes::catalog::Entry;
 use crate::verdict::{Evidence, Outcome, equal, finished_pod};
@@ -49,15 +49,7 @@ pub fn shape(limit_mib: i32, spec: &mut PodSpec) {
     // often sees no OOM in the container's own cgroup and reports reason Error. A sidecar
     // without a limit leaves the pod's cgroup unlimited, so the kill happens where it is being
     // checked.
-    let mut holder = container.clone();
-    holder.name = "limit-holder".into();
-    holder.resources = None;
-    holder.restart_policy = Some("Always".into());
-    holder.command = Some(
-        ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
-            .map(str::to_owned)
-            .to_vec(),
-    );
+    let holder = limit_holder(container);
     spec.init_containers = Some(vec![holder]);
 }
 

@@ -1,9 +1,9 @@
 //! `postStart`: a container's postStart exec hook runs (the container sees what it wrote).
 //! Catches a kubelet or runtime that skips the hook, or whose exec does not run it.
 
-use k8s_openapi::api::core::v1::{ExecAction, Lifecycle, LifecycleHandler, PodSpec};
+use k8s_openapi::api::core::v1::{Lifecycle, LifecycleHandler, PodSpec};
 
-use super::{Kind, ProbeKind, field, log_text, script};
+use super::{Kind, ProbeKind, field, log_text, marker_hook, script};
 use crate::api::Probe;
 use crate::probes::catalog::Entry;
 use crate::verdict::{Evidence, Outcome, equal, finished_pod, log_missing};
@@ -33,13 +33,7 @@ pub fn shape(spec: &mut PodSpec) {
     };
     container.lifecycle = Some(Lifecycle {
         post_start: Some(LifecycleHandler {
-            exec: Some(ExecAction {
-                command: Some(
-                    ["sh", "-c", r#"echo ran > "$1""#, "hook", MARKER]
-                        .map(str::to_owned)
-                        .to_vec(),
-                ),
-            }),
+            exec: Some(marker_hook(MARKER)),
             ..LifecycleHandler::default()
         }),
         ..Lifecycle::default()

@@ -2,9 +2,9 @@
 //! container still shuts down within its grace period. Catches a kubelet or runtime that skips
 //! the hook, runs it after the signal, or whose exec does not run it.
 
-use k8s_openapi::api::core::v1::{ExecAction, Lifecycle, LifecycleHandler, PodSpec};
+use k8s_openapi::api::core::v1::{Lifecycle, LifecycleHandler, PodSpec};
 
-use super::{Kind, ProbeKind, READY_MARKER, script};
+use super::{Kind, ProbeKind, READY_MARKER, marker_hook, script};
 use crate::api::Probe;
 use crate::controller::drive::{At, Step};
 use crate::probes::catalog::Entry;
@@ -38,13 +38,7 @@ pub fn shape(spec: &mut PodSpec) {
     };
     container.lifecycle = Some(Lifecycle {
         pre_stop: Some(LifecycleHandler {
-            exec: Some(ExecAction {
-                command: Some(
-                    ["sh", "-c", r#"echo ran > "$1""#, "hook", MARKER]
-                        .map(str::to_owned)
-                        .to_vec(),
-                ),
-            }),
+            exec: Some(marker_hook(MARKER)),
             ..LifecycleHandler::default()
         }),
         ..Lifecycle::default()

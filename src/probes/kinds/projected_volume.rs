@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{
     ProjectedVolumeSource, Volume, VolumeProjection,
 };
 
-use super::{Kind, ProbeKind, log_text, mount, script};
+use super::{Kind, ProbeKind, field_or, log_text, mount, script};
 use crate::api::Probe;
 use crate::probes::catalog::Entry;
 use crate::verdict::{Evidence, Outcome, equal, finished_pod, log_missing};
@@ -80,12 +80,6 @@ pub fn shape(spec: &mut PodSpec) {
     }
 }
 
-fn value<'a>(log: &'a str, key: &str) -> &'a str {
-    log.lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(": "))
-        .unwrap_or("not read")
-}
-
 pub fn judge(evidence: &Evidence) -> Option<Outcome> {
     finished_pod(evidence, |pod, t| {
         let Some(log) = log_text(evidence) else {
@@ -98,18 +92,22 @@ pub fn judge(evidence: &Evidence) -> Option<Outcome> {
                 equal(
                     "itemMode",
                     format!("{:o}", ITEM_MODE | FS_GROUP_BITS).as_str(),
-                    value(log, "name mode"),
+                    field_or(log, "not read", "name mode"),
                 ),
                 equal(
                     "defaultMode",
                     format!("{:o}", DEFAULT_MODE | FS_GROUP_BITS).as_str(),
-                    value(log, "namespace mode"),
+                    field_or(log, "not read", "namespace mode"),
                 ),
-                equal("content", pod.name.as_str(), value(log, "name content")),
+                equal(
+                    "content",
+                    pod.name.as_str(),
+                    field_or(log, "not read", "name content"),
+                ),
                 equal(
                     "namespaceContent",
                     namespace.as_str(),
-                    value(log, "namespace content"),
+                    field_or(log, "not read", "namespace content"),
                 ),
             ],
             format!(

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{PodSpec, ResourceRequirements};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use super::{Kind, ProbeKind, field, log_text, script};
+use super::{Kind, ProbeKind, field, limit_holder, log_text, script};
 use crate::api::Probe;
 use crate::probes::catalog::Entry;
 use crate::verdict::{Evidence, Outcome, check, equal, finished_pod, log_missing};
@@ -76,15 +76,7 @@ pub fn shape(spec: &mut PodSpec) {
     );
     // A sidecar without limits leaves the pod's cgroup unlimited: a container that a runtime
     // left in its pod's cgroup would read no limit at all, not its own (as oomKill's holder).
-    let mut holder = container.clone();
-    holder.name = "limit-holder".into();
-    holder.resources = None;
-    holder.restart_policy = Some("Always".into());
-    holder.command = Some(
-        ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
-            .map(str::to_owned)
-            .to_vec(),
-    );
+    let holder = limit_holder(container);
     spec.init_containers = Some(vec![holder]);
 }
 

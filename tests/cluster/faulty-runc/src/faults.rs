@@ -731,11 +731,7 @@ fn undo_fs_group(spec: &mut Value) -> Result<String, String> {
             meta.gid()
         ));
     }
-    Ok(if changed.is_empty() {
-        String::new()
-    } else {
-        format!("gave back to root: {}", changed.join(", "))
-    })
+    Ok(listed("gave back to root", &changed))
 }
 
 /// Where `fsgroup` notes the volumes it gave back to root: when a container of the pod is
@@ -775,20 +771,10 @@ fn close_empty_dirs(spec: &mut Value) -> Result<String, String> {
         if meta.is_dir() && meta.gid() == 0 && !given_back_marker(source).exists() {
             std::fs::set_permissions(source, std::fs::Permissions::from_mode(0o755))
                 .map_err(|e| format!("chmod {source}: {e}"))?;
-            closed.push(
-                mount
-                    .get("destination")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?")
-                    .to_owned(),
-            );
+            closed.push(destination(mount));
         }
     }
-    Ok(if closed.is_empty() {
-        String::new()
-    } else {
-        format!("closed to non-root: {}", closed.join(", "))
-    })
+    Ok(listed("closed to non-root", &closed))
 }
 
 fn unconfined(spec: &mut Value) -> Result<String, String> {
@@ -923,11 +909,7 @@ fn stale_downward_api(spec: &mut Value) -> Result<String, String> {
             }
         }
     }
-    Ok(if changed.is_empty() {
-        String::new()
-    } else {
-        format!("stale downward API: {}", changed.join(", "))
-    })
+    Ok(listed("stale downward API", &changed))
 }
 
 /// Values shorter than this are left alone: too likely to occur by chance.
@@ -1131,19 +1113,9 @@ fn disk_for_tmpfs(spec: &mut Value) -> Result<String, String> {
         std::fs::set_permissions(&disk, std::os::unix::fs::PermissionsExt::from_mode(0o777))
             .map_err(|e| format!("chmod {disk}: {e}"))?;
         mount["source"] = json!(disk);
-        changed.push(
-            mount
-                .get("destination")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_owned(),
-        );
+        changed.push(destination(mount));
     }
-    Ok(if changed.is_empty() {
-        String::new()
-    } else {
-        format!("on disk instead of tmpfs: {}", changed.join(", "))
-    })
+    Ok(listed("on disk instead of tmpfs", &changed))
 }
 
 fn wrong_sub_path(spec: &mut Value) -> Result<String, String> {
@@ -1160,13 +1132,7 @@ fn wrong_sub_path(spec: &mut Value) -> Result<String, String> {
             .is_some_and(|s| s.contains("/volume-subpaths/"));
         if is_sub_path {
             mount["source"] = json!(path);
-            changed.push(
-                mount
-                    .get("destination")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?")
-                    .to_owned(),
-            );
+            changed.push(destination(mount));
         }
     }
     Ok(if changed.is_empty() {
@@ -1252,6 +1218,24 @@ impl LineSplitter {
             }
             out.push(byte);
         }
+    }
+}
+
+/// A mount's destination, for the log.
+fn destination(mount: &Value) -> String {
+    mount
+        .get("destination")
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_owned()
+}
+
+/// `what: a, b, c`, or nothing when the list is empty (the edit did nothing).
+fn listed(what: &str, items: &[String]) -> String {
+    if items.is_empty() {
+        String::new()
+    } else {
+        format!("{what}: {}", items.join(", "))
     }
 }
 
