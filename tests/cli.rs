@@ -53,7 +53,7 @@ fn proctor(args: &[&str]) -> (i32, String, String) {
 #[tokio::test]
 #[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
 async fn proctor_run_exits_0_for_a_passing_run_and_1_with_a_junit_of_the_failures() {
-    with_namespace("cli", |_client, ns| async move {
+    with_namespace("cli", |client, ns| async move {
         let dir = std::env::temp_dir().join(format!("proctor-cli-{ns}"));
         std::fs::create_dir_all(&dir).unwrap();
 
@@ -87,6 +87,7 @@ async fn proctor_run_exits_0_for_a_passing_run_and_1_with_a_junit_of_the_failure
             !xml.contains("<failure") && !xml.contains("<error"),
             "{xml}"
         );
+        no_pod_left_running(&client, &ns).await;
 
         let faulty = dir.join("faulty.yaml");
         std::fs::write(&faulty, manifest("faulty", "faulty-exit")).unwrap();
@@ -258,8 +259,26 @@ async fn the_readme_pipeline_command_works_for_a_ci_identity_with_namespace_righ
             probes - 1
         );
         assert!(stdout.contains(&summary), "{stdout}");
+        no_pod_left_running(&client, &ns).await;
     })
     .await;
+}
+
+/// The in-process controller cleaned up (the default policy, Always) before `proctor run`
+/// stopped it: no probe pod is left running.
+async fn no_pod_left_running(client: &kube::Client, ns: &str) {
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(client.clone(), ns);
+    let left: Vec<String> = pods
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .map(kube::ResourceExt::name_any)
+        .collect();
+    assert!(left.is_empty(), "{} pods left behind: {left:?}", left.len());
 }
 
 /// A controller already serves the namespace (here one that holds no Lease, which the CI

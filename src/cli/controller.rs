@@ -77,16 +77,19 @@ pub(super) async fn choose_controller(
 }
 
 /// Waits (briefly) until the in-process controller has done what follows the final status: no
-/// pod of the run holds Proctor's finalizer any more.
-pub(super) async fn settle(pods: &Api<Pod>, uid: &str) {
+/// pod of the run holds Proctor's finalizer any more, and every one is being deleted when the
+/// run's cleanup policy deletes them (`deletes`).
+pub(super) async fn settle(pods: &Api<Pod>, uid: &str, deletes: bool) {
     let params = ListParams::default().labels(&format!("{LABEL_RUN_UID}={uid}"));
     for _ in 0..50 {
         match pods.list(&params).await {
             Ok(list)
                 if !list.items.iter().any(|p| {
-                    p.finalizers()
+                    let held = p
+                        .finalizers()
                         .iter()
-                        .any(|f| f == crate::api::POD_FINALIZER)
+                        .any(|f| f == crate::api::POD_FINALIZER);
+                    held || (deletes && p.metadata.deletion_timestamp.is_none())
                 }) =>
             {
                 return;

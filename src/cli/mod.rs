@@ -268,8 +268,14 @@ pub async fn run(client: Client, args: RunArgs) -> Result<u8, CliError> {
         // probe pods) is given a moment; then nothing it held may stay held once it is gone.
         let uid = applied.metadata.uid.clone().unwrap_or_default();
         let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
-        if outcome.is_ok() {
-            settle(&pods, &uid).await;
+        if let Ok(run) = &outcome {
+            let succeeded = run.status.as_ref().and_then(|s| s.phase) == Some(RunPhase::Succeeded);
+            let deletes = match run.spec.cleanup.unwrap_or_default() {
+                crate::api::CleanupPolicy::Always => true,
+                crate::api::CleanupPolicy::OnSuccess => succeeded,
+                crate::api::CleanupPolicy::Never => false,
+            };
+            settle(&pods, &uid, deletes).await;
         }
         controller.abort();
         let released = crate::controller::release_pods_of(&client, &namespace, &uid).await;
