@@ -195,6 +195,8 @@ const MATRIX: &[(&str, &[&str])] = &[
             "pre-stop",
             "liveness-restart",
             "pod-to-pod-tcp",
+            "container-probes",
+            "sidecar-probes",
         ],
     ),
     ("faulty-stderr", &["stderr"]),
@@ -221,6 +223,8 @@ const MATRIX: &[(&str, &[&str])] = &[
             "rapid-create-delete",
             "graceful-shutdown",
             "pre-stop",
+            "container-probes",
+            "sidecar-probes",
         ],
     ),
     // Root, every capability, no no_new_privs, no seccomp: four faults whose probes are
@@ -272,6 +276,8 @@ const MATRIX: &[(&str, &[&str])] = &[
             "pod-to-pod-tcp",
             "shared-localhost",
             "sysctls",
+            "container-probes",
+            "sidecar-probes",
         ],
     ),
     // Memory volumes on disk, a wrong subPath, volume file modes 0666, long lines split.
@@ -370,6 +376,34 @@ async fn each_faulty_runtime_fails_exactly_the_probes_that_check_its_behaviour()
         ("faulty-volumes", "config-map-volume", "DefaultModeMismatch"),
         ("faulty-volumes", "secret-volume", "DefaultModeMismatch"),
         ("faulty-volumes", "empty-dir-modes", "MemoryMediumMismatch"),
+        // Exec probes never run; httpGet and tcpSocket probes find no server at the pod's IP;
+        // the kills of failed containers land too late for a restart in the window.
+        (
+            "faulty-exec",
+            "container-probes",
+            "ReadinessDelayedMismatch",
+        ),
+        ("faulty-exec", "sidecar-probes", "ReadinessDelayedMismatch"),
+        (
+            "faulty-isolation",
+            "container-probes",
+            "LivenessHttpPassingMismatch",
+        ),
+        (
+            "faulty-isolation",
+            "sidecar-probes",
+            "LivenessHttpPassingMismatch",
+        ),
+        (
+            "faulty-latekill",
+            "container-probes",
+            "LivenessExecFailingMismatch",
+        ),
+        (
+            "faulty-latekill",
+            "sidecar-probes",
+            "LivenessExecFailingMismatch",
+        ),
     ] {
         reasons.insert((class, probe), reason);
     }

@@ -93,10 +93,9 @@ pub fn look_again(probe: &ResolvedProbe, ps: &ProbeStatus, now: Timestamp) -> Op
     }
     let deadline = drive::deadline(probe, ps).map(|d| duration_until(now, d));
     let deleted = ps.delete_requested_at().map(|_| Duration::from_secs(2));
-    match (deadline, deleted) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
+    // Kinds judged from a log at a time, not at a pod's change.
+    let polled = probe.kind.polled().then(|| Duration::from_secs(2));
+    [deadline, deleted, polled].into_iter().flatten().min()
 }
 
 #[cfg(test)]

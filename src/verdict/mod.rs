@@ -9,8 +9,8 @@
 mod observe;
 
 pub use observe::{
-    ContainerState, ExecObservation, LogCounter, LogObservation, PodObservation, Terminated,
-    bounded,
+    ContainerObservation, ContainerState, ExecObservation, LogCounter, LogObservation,
+    PodObservation, Terminated, bounded,
 };
 
 use crate::api::{Check, Verdict};

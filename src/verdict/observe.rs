@@ -1,6 +1,6 @@
 //! Observations: what a pod, its log or an exec showed, reduced to the facts verdicts read.
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use k8s_openapi::jiff::Timestamp;
 
 use crate::probes::CONTAINER;
@@ -51,18 +51,36 @@ pub struct PodObservation {
     /// `status.podIP` and `status.hostIP`.
     pub pod_ip: Option<String>,
     pub host_ip: Option<String>,
+    /// Every container of the pod, init containers first, for the kinds that judge more than
+    /// the probe container (what the kubelet's container probes made of them).
+    pub containers: Vec<ContainerObservation>,
+}
+
+/// One container of a pod as its status shows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContainerObservation {
+    pub name: String,
+    /// `ready`: its readiness probe passed (or it has none and runs).
+    pub ready: bool,
+    /// `started`: its startup probe passed (or it has none and runs); `None` when not reported.
+    pub started: Option<bool>,
+    pub restart_count: i32,
+    pub running: bool,
 }
 
 impl PodObservation {
     pub fn of(pod: &Pod) -> PodObservation {
         let status = pod.status.as_ref();
-        let container_status = status
-            .and_then(|s| s.container_statuses.as_ref())
-            .and_then(|cs| {
-                cs.iter()
-                    .find(|c| c.name == CONTAINER)
-                    .or_else(|| cs.first())
-            });
+        let container_status = status.and_then(|s| {
+            fn named(list: &Option<Vec<ContainerStatus>>) -> Option<&ContainerStatus> {
+                list.iter().flatten().find(|c| c.name == CONTAINER)
+            }
+            // The probe container is an app container, or (for kinds whose probe
+            // container is a sidecar) a restartable init container.
+            named(&s.container_statuses)
+                .or_else(|| named(&s.init_container_statuses))
+                .or_else(|| s.container_statuses.as_ref()?.first())
+        });
         let state = container_status.and_then(|c| c.state.as_ref());
         let container = if let Some(t) = state.and_then(|s| s.terminated.as_ref()) {
             ContainerState::Terminated(Terminated {
@@ -98,6 +116,20 @@ impl PodObservation {
             namespace: pod.metadata.namespace.clone(),
             pod_ip: status.and_then(|s| s.pod_ip.clone()),
             host_ip: status.and_then(|s| s.host_ip.clone()),
+            containers: status
+                .into_iter()
+                .flat_map(|s| {
+                    let init = s.init_container_statuses.iter().flatten();
+                    init.chain(s.container_statuses.iter().flatten())
+                })
+                .map(|c| ContainerObservation {
+                    name: c.name.clone(),
+                    ready: c.ready,
+                    started: c.started,
+                    restart_count: c.restart_count,
+                    running: c.state.as_ref().is_some_and(|s| s.running.is_some()),
+                })
+                .collect(),
         }
     }
 

@@ -12,6 +12,7 @@ pub mod capabilities;
 pub mod command_not_found;
 pub mod concurrent_start;
 pub mod config_map_volume;
+pub mod container_probes;
 pub mod custom;
 pub mod deadline_exceeded;
 pub mod dns_config;
@@ -137,6 +138,8 @@ pub const KINDS: &[Kind] = &[
     post_start::KIND,
     pre_stop::KIND,
     liveness_restart::KIND,
+    container_probes::KIND,
+    container_probes::SIDECAR_KIND,
     config_map_volume::KIND,
     config_map_volume::SECRET_KIND,
     empty_dir_modes::KIND,
@@ -238,6 +241,8 @@ pub enum ProbeKind {
     PostStart,
     PreStop,
     LivenessRestart,
+    ContainerProbes,
+    SidecarProbes,
     ConfigMapVolume,
     SecretVolume,
     EmptyDirModes,
@@ -310,6 +315,8 @@ impl ProbeKind {
             ProbeKind::PostStart => post_start::KIND.name,
             ProbeKind::PreStop => pre_stop::KIND.name,
             ProbeKind::LivenessRestart => liveness_restart::KIND.name,
+            ProbeKind::ContainerProbes => container_probes::KIND.name,
+            ProbeKind::SidecarProbes => container_probes::SIDECAR_KIND.name,
             ProbeKind::ConfigMapVolume => config_map_volume::KIND.name,
             ProbeKind::SecretVolume => config_map_volume::SECRET_KIND.name,
             ProbeKind::EmptyDirModes => empty_dir_modes::KIND.name,
@@ -322,6 +329,7 @@ impl ProbeKind {
         match self {
             ProbeKind::ConcurrentStart { pods } | ProbeKind::RapidCreateDelete { pods } => *pods,
             ProbeKind::PodToPodTcp => 2,
+            ProbeKind::SidecarProbes => container_probes::pod_count(true),
             _ => 1,
         }
     }
@@ -382,6 +390,12 @@ impl ProbeKind {
         )
     }
 
+    /// Whether a running probe of the kind is looked at every few seconds, not only when its
+    /// pods change: it may be judged from what its log says by then.
+    pub fn polled(&self) -> bool {
+        matches!(self, ProbeKind::ContainerProbes | ProbeKind::SidecarProbes)
+    }
+
     /// Whether the verdict reads the container's log.
     pub fn needs_log(&self) -> bool {
         match self {
@@ -414,6 +428,8 @@ impl ProbeKind {
             | ProbeKind::SharedLocalhost
             | ProbeKind::PostStart
             | ProbeKind::LivenessRestart
+            | ProbeKind::ContainerProbes
+            | ProbeKind::SidecarProbes
             | ProbeKind::ConfigMapVolume
             | ProbeKind::SecretVolume
             | ProbeKind::EmptyDirModes => true,
@@ -437,6 +453,7 @@ impl ProbeKind {
             ProbeKind::Custom(custom) => custom::step(custom, at),
             ProbeKind::PodToPodTcp => pod_to_pod_tcp::step(at),
             ProbeKind::PreStop => pre_stop::step(at),
+            ProbeKind::ContainerProbes | ProbeKind::SidecarProbes => container_probes::step(at),
             _ if at.finished => Step::Judge {
                 read_log: self.needs_log(),
             },
@@ -511,6 +528,8 @@ impl ProbeKind {
             ProbeKind::PostStart => post_start::shape(spec),
             ProbeKind::PreStop => pre_stop::shape(spec),
             ProbeKind::LivenessRestart => liveness_restart::shape(spec),
+            ProbeKind::ContainerProbes => container_probes::shape(false, spec, index),
+            ProbeKind::SidecarProbes => container_probes::shape(true, spec, index),
             ProbeKind::ConfigMapVolume => config_map_volume::shape(false, spec, &pod_name),
             ProbeKind::SecretVolume => config_map_volume::shape(true, spec, &pod_name),
             ProbeKind::EmptyDirModes => empty_dir_modes::shape(spec),
@@ -583,6 +602,8 @@ impl ProbeKind {
             ProbeKind::PostStart => post_start::judge(evidence),
             ProbeKind::PreStop => pre_stop::judge(evidence),
             ProbeKind::LivenessRestart => liveness_restart::judge(evidence),
+            ProbeKind::ContainerProbes => container_probes::judge(false, evidence),
+            ProbeKind::SidecarProbes => container_probes::judge(true, evidence),
             ProbeKind::ConfigMapVolume | ProbeKind::SecretVolume => {
                 config_map_volume::judge(evidence)
             }
