@@ -180,7 +180,12 @@ async fn the_whole_catalog_passes_under_runc_with_the_observed_values() {
 /// must fail (all others pass). `processGroupKill` is shown failing under `faulty-pgk` by its
 /// own test (it needs the inspector).
 const MATRIX: &[(&str, &[&str])] = &[
-    ("faulty-env", &["env"]),
+    // Env values trimmed: the env probe, and the spaced key the ConfigMap and Secret probes
+    // read into env.
+    (
+        "faulty-env",
+        &["env", "config-map-volume", "secret-volume"],
+    ),
     ("faulty-cwd", &["working-dir"]),
     // The process always exits 0: every probe that relies on a non-zero exit fails.
     ("faulty-exit", FAULTY_EXIT_FAILS),
@@ -376,6 +381,8 @@ async fn each_faulty_runtime_fails_exactly_the_probes_that_check_its_behaviour()
         ("faulty-volumes", "config-map-volume", "DefaultModeMismatch"),
         ("faulty-volumes", "secret-volume", "DefaultModeMismatch"),
         ("faulty-volumes", "empty-dir-modes", "MemoryMediumMismatch"),
+        ("faulty-env", "config-map-volume", "EnvSpacedMismatch"),
+        ("faulty-env", "secret-volume", "EnvSpacedMismatch"),
         // Exec probes never run; httpGet and tcpSocket probes find no server at the pod's IP;
         // the kills of failed containers land too late for a restart in the window.
         (

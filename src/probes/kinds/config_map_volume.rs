@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, KeyToPath, Pod, PodSpec, Secret, SecretVolumeSource, Volume,
+    ConfigMap, ConfigMapEnvSource, ConfigMapKeySelector, ConfigMapProjection,
+    ConfigMapVolumeSource, EnvFromSource, EnvVar, EnvVarSource, KeyToPath, Pod, PodSpec,
+    ProjectedVolumeSource, Secret, SecretKeySelector, SecretProjection, SecretVolumeSource, Volume,
+    VolumeProjection,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -21,6 +24,13 @@ use crate::verdict::{Evidence, Outcome, check, equal, finished_pod, log_missing}
 /// Where the whole object and the mapped key are mounted.
 pub const WHOLE: &str = "/etc/proctor-object";
 pub const MAPPED: &str = "/etc/proctor-object-mapped";
+/// Where the same two volumes are mounted as projected volumes (the object their one source).
+pub const PROJECTED_WHOLE: &str = "/etc/proctor-projected";
+pub const PROJECTED_MAPPED: &str = "/etc/proctor-projected-mapped";
+/// A key whose value only whitespace-preserving env handling keeps: read into env by
+/// `configMapKeyRef`/`secretKeyRef` and (ConfigMap) by `envFrom` with [`ENV_FROM_PREFIX`].
+pub const SPACED: (&str, &str) = ("spaced", "  spaced value  ");
+pub const ENV_FROM_PREFIX: &str = "PROCTOR_FROM_";
 /// The mapped key's path in its volume.
 pub const MAPPED_PATH: &str = "sub/dir/data-2-mapped";
 /// The volumes' defaultMode and the mapped item's own mode. With the fsGroup's group read they
@@ -35,11 +45,11 @@ pub const KIND: Kind = Kind {
     resolve: resolve_config_map,
     entry: Entry {
         kind: "configMapVolume",
-        checks: "a ConfigMap's keys reach a non-root container in two volumes: every key a file with its content (binaryData byte for byte) and the defaultMode (0400), and one key mapped to a nested path with the item's mode (0600), plus the group read the fsGroup adds",
+        checks: "a ConfigMap's keys reach a non-root container in two volumes and in two projected volumes of it: every key a file with its content (binaryData byte for byte) and the defaultMode (0400), and one key mapped to a nested path with the item's mode (0600), plus the group read the fsGroup adds; and in env, by configMapKeyRef and by envFrom with a prefix, whitespace kept",
         parameters: "-",
-        runs: "`cat`, `od` and `stat` of the files of two volumes of a ConfigMap the probe creates",
+        runs: "`cat`, `od` and `stat` of the files of four volumes of a ConfigMap the probe creates, and `printf` of the env it gave",
         catches: "wrong or cut content, binary bytes mangled, modes ignored, item mappings not applied",
-        faults: "identity, volumes",
+        faults: "env, identity, volumes",
     },
 };
 
@@ -48,11 +58,11 @@ pub const SECRET_KIND: Kind = Kind {
     resolve: resolve_secret,
     entry: Entry {
         kind: "secretVolume",
-        checks: "a Secret's keys reach a non-root container in two volumes: every key a file with its content (binary byte for byte) and the defaultMode (0400), and one key mapped to a nested path with the item's mode (0600), plus the group read the fsGroup adds",
+        checks: "a Secret's keys reach a non-root container in two volumes and in two projected volumes of it: every key a file with its content (binary byte for byte) and the defaultMode (0400), and one key mapped to a nested path with the item's mode (0600), plus the group read the fsGroup adds; and in env by secretKeyRef, whitespace kept",
         parameters: "-",
-        runs: "`cat`, `od` and `stat` of the files of two volumes of a Secret the probe creates",
+        runs: "`cat`, `od` and `stat` of the files of four volumes of a Secret the probe creates, and `printf` of the env it gave",
         catches: "wrong or cut content, binary bytes mangled, modes ignored (world-readable secrets), item mappings not applied",
-        faults: "identity, volumes",
+        faults: "env, identity, volumes",
     },
 };
 
@@ -100,6 +110,7 @@ pub fn config_map(pod: &Pod) -> ConfigMap {
         metadata: meta(pod),
         data: Some(
             TEXT.iter()
+                .chain([&SPACED])
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
         ),
@@ -115,6 +126,7 @@ pub fn config_map(pod: &Pod) -> ConfigMap {
 pub fn secret(pod: &Pod) -> Secret {
     let mut data: BTreeMap<String, ByteString> = TEXT
         .iter()
+        .chain([&SPACED])
         .map(|(k, v)| ((*k).to_owned(), ByteString(v.as_bytes().to_vec())))
         .collect();
     data.insert("binary".into(), ByteString(binary()));
@@ -160,24 +172,98 @@ pub fn shape(secret: bool, spec: &mut PodSpec, pod_name: &str) {
             }
         }
     };
+    let projected = |volume: &str, items: Option<Vec<KeyToPath>>| {
+        let source = if secret {
+            VolumeProjection {
+                secret: Some(SecretProjection {
+                    name: name.clone(),
+                    items,
+                    optional: None,
+                }),
+                ..VolumeProjection::default()
+            }
+        } else {
+            VolumeProjection {
+                config_map: Some(ConfigMapProjection {
+                    name: name.clone(),
+                    items,
+                    optional: None,
+                }),
+                ..VolumeProjection::default()
+            }
+        };
+        Volume {
+            name: volume.into(),
+            projected: Some(ProjectedVolumeSource {
+                default_mode: Some(DEFAULT_MODE),
+                sources: Some(vec![source]),
+            }),
+            ..Volume::default()
+        }
+    };
     spec.volumes = Some(vec![
         volume("whole", None),
         volume("mapped", Some(mapped())),
+        projected("projected-whole", None),
+        projected("projected-mapped", Some(mapped())),
     ]);
+    let key_env = |env: &str, key: &str| {
+        let value_from = if secret {
+            EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: name.clone(),
+                    key: key.into(),
+                    optional: None,
+                }),
+                ..EnvVarSource::default()
+            }
+        } else {
+            EnvVarSource {
+                config_map_key_ref: Some(ConfigMapKeySelector {
+                    name: name.clone(),
+                    key: key.into(),
+                    optional: None,
+                }),
+                ..EnvVarSource::default()
+            }
+        };
+        EnvVar {
+            name: env.into(),
+            value_from: Some(value_from),
+            ..EnvVar::default()
+        }
+    };
     if let Some(container) = spec.containers.first_mut() {
         container.volume_mounts = Some(vec![
             mount("whole", WHOLE, true),
             mount("mapped", MAPPED, true),
+            mount("projected-whole", PROJECTED_WHOLE, true),
+            mount("projected-mapped", PROJECTED_MAPPED, true),
         ]);
+        container.env = Some(vec![
+            key_env("PROCTOR_KEY", TEXT[0].0),
+            key_env("PROCTOR_SPACED", SPACED.0),
+        ]);
+        // A Secret's envFrom would bring its binary key too, NUL bytes and all.
+        if !secret {
+            container.env_from = Some(vec![EnvFromSource {
+                config_map_ref: Some(ConfigMapEnvSource {
+                    name: name.clone(),
+                    optional: None,
+                }),
+                prefix: Some(ENV_FROM_PREFIX.into()),
+                ..EnvFromSource::default()
+            }]);
+        }
         script(
             container,
-            r#"for k in data-1 data-2; do echo "$k: $(cat "$1/$k")"; done; echo "binary: $(od -An -tx1 -v "$1/binary" | tr -d ' \n')"; echo "mapped: $(cat "$2/$3")"; echo "mode data-1: $(stat -L -c %a "$1/data-1")"; echo "mode mapped: $(stat -L -c %a "$2/$3")""#,
-            &[WHOLE, MAPPED, MAPPED_PATH],
+            r#"for k in data-1 data-2; do echo "$k: $(cat "$1/$k")"; done; echo "binary: $(od -An -tx1 -v "$1/binary" | tr -d ' \n')"; echo "mapped: $(cat "$2/$3")"; echo "mode data-1: $(stat -L -c %a "$1/data-1")"; echo "mode mapped: $(stat -L -c %a "$2/$3")"; echo "projected: $(cat "$4/data-1")"; echo "projected mapped: $(cat "$5/$3")"; echo "mode projected: $(stat -L -c %a "$4/data-1")"; echo "mode projected mapped: $(stat -L -c %a "$5/$3")"; printf 'env key: [%s]\n' "$PROCTOR_KEY"; printf 'env spaced: [%s]\n' "$PROCTOR_SPACED"; printf 'env from: [%s]\n' "${PROCTOR_FROM_spaced-unset}""#,
+            &[WHOLE, MAPPED, MAPPED_PATH, PROJECTED_WHOLE, PROJECTED_MAPPED],
         );
     }
 }
 
-pub fn judge(evidence: &Evidence) -> Option<Outcome> {
+pub fn judge(secret: bool, evidence: &Evidence) -> Option<Outcome> {
     finished_pod(evidence, |_, t| {
         let Some(log) = log_text(evidence) else {
             return log_missing("the object's volumes");
@@ -217,10 +303,48 @@ pub fn judge(evidence: &Evidence) -> Option<Outcome> {
             format!("{:o}", ITEM_MODE | FS_GROUP_BITS).as_str(),
             field_or(log, "not read", "mode mapped"),
         ));
+        checks.push(equal(
+            "projectedContent",
+            TEXT[0].1,
+            field_or(log, "not read", "projected"),
+        ));
+        checks.push(equal(
+            "projectedMappedContent",
+            TEXT[1].1,
+            field_or(log, "not read", "projected mapped"),
+        ));
+        checks.push(equal(
+            "projectedDefaultMode",
+            format!("{:o}", DEFAULT_MODE | FS_GROUP_BITS).as_str(),
+            field_or(log, "not read", "mode projected"),
+        ));
+        checks.push(equal(
+            "projectedItemMode",
+            format!("{:o}", ITEM_MODE | FS_GROUP_BITS).as_str(),
+            field_or(log, "not read", "mode projected mapped"),
+        ));
+        checks.push(equal(
+            "envKey",
+            format!("[{}]", TEXT[0].1).as_str(),
+            field_or(log, "not read", "env key"),
+        ));
+        let spaced = format!("[{}]", SPACED.1);
+        checks.push(equal(
+            "envSpaced",
+            spaced.as_str(),
+            field_or(log, "not read", "env spaced"),
+        ));
+        if !secret {
+            checks.push(equal(
+                "envFrom",
+                spaced.as_str(),
+                field_or(log, "not read", "env from"),
+            ));
+        }
         Outcome::from_checks(
             checks,
             format!(
-                "every key arrived, binary data byte for byte, with modes {:o} and {:o}",
+                "every key arrived, binary data byte for byte, with modes {:o} and {:o}, in plain and projected volumes and in env",
                 DEFAULT_MODE | FS_GROUP_BITS,
                 ITEM_MODE | FS_GROUP_BITS
             ),

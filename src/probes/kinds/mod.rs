@@ -604,9 +604,8 @@ impl ProbeKind {
             ProbeKind::LivenessRestart => liveness_restart::judge(evidence),
             ProbeKind::ContainerProbes => container_probes::judge(false, evidence),
             ProbeKind::SidecarProbes => container_probes::judge(true, evidence),
-            ProbeKind::ConfigMapVolume | ProbeKind::SecretVolume => {
-                config_map_volume::judge(evidence)
-            }
+            ProbeKind::ConfigMapVolume => config_map_volume::judge(false, evidence),
+            ProbeKind::SecretVolume => config_map_volume::judge(true, evidence),
             ProbeKind::EmptyDirModes => empty_dir_modes::judge(evidence),
             ProbeKind::Custom(custom) => custom::judge(custom, evidence),
         }
