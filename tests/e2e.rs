@@ -182,10 +182,7 @@ async fn the_whole_catalog_passes_under_runc_with_the_observed_values() {
 const MATRIX: &[(&str, &[&str])] = &[
     // Env values trimmed: the env probe, and the spaced key the ConfigMap and Secret probes
     // read into env.
-    (
-        "faulty-env",
-        &["env", "config-map-volume", "secret-volume"],
-    ),
+    ("faulty-env", &["env", "config-map-volume", "secret-volume"]),
     ("faulty-cwd", &["working-dir"]),
     // The process always exits 0: every probe that relies on a non-zero exit fails.
     ("faulty-exit", FAULTY_EXIT_FAILS),
@@ -296,6 +293,7 @@ const MATRIX: &[(&str, &[&str])] = &[
             "config-map-volume",
             "secret-volume",
             "empty-dir-modes",
+            "downward-api",
         ],
     ),
 ];
@@ -382,6 +380,7 @@ async fn each_faulty_runtime_fails_exactly_the_probes_that_check_its_behaviour()
         ("faulty-volumes", "secret-volume", "DefaultModeMismatch"),
         ("faulty-volumes", "empty-dir-modes", "MemoryMediumMismatch"),
         ("faulty-env", "config-map-volume", "EnvSpacedMismatch"),
+        ("faulty-volumes", "downward-api", "FileDefaultModeMismatch"),
         ("faulty-env", "secret-volume", "EnvSpacedMismatch"),
         // Exec probes never run; httpGet and tcpSocket probes find no server at the pod's IP;
         // the kills of failed containers land too late for a restart in the window.

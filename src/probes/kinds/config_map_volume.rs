@@ -258,7 +258,13 @@ pub fn shape(secret: bool, spec: &mut PodSpec, pod_name: &str) {
         script(
             container,
             r#"for k in data-1 data-2; do echo "$k: $(cat "$1/$k")"; done; echo "binary: $(od -An -tx1 -v "$1/binary" | tr -d ' \n')"; echo "mapped: $(cat "$2/$3")"; echo "mode data-1: $(stat -L -c %a "$1/data-1")"; echo "mode mapped: $(stat -L -c %a "$2/$3")"; echo "projected: $(cat "$4/data-1")"; echo "projected mapped: $(cat "$5/$3")"; echo "mode projected: $(stat -L -c %a "$4/data-1")"; echo "mode projected mapped: $(stat -L -c %a "$5/$3")"; printf 'env key: [%s]\n' "$PROCTOR_KEY"; printf 'env spaced: [%s]\n' "$PROCTOR_SPACED"; printf 'env from: [%s]\n' "${PROCTOR_FROM_spaced-unset}""#,
-            &[WHOLE, MAPPED, MAPPED_PATH, PROJECTED_WHOLE, PROJECTED_MAPPED],
+            &[
+                WHOLE,
+                MAPPED,
+                MAPPED_PATH,
+                PROJECTED_WHOLE,
+                PROJECTED_MAPPED,
+            ],
         );
     }
 }
