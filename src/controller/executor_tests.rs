@@ -81,7 +81,7 @@ fn terminated(exit_code: i32) -> Value {
             "name": "probe", "image": "proctor.local/probe:v1", "imageID": "", "ready": false,
             "restartCount": 0,
             "state": {"terminated": {
-                "exitCode": exit_code, "reason": "Completed",
+                "exitCode": exit_code, "reason": if exit_code == 0 { "Completed" } else { "Error" },
                 "startedAt": "2026-12-01T10:00:00Z", "finishedAt": "2026-12-01T10:00:01Z",
             }},
         }],

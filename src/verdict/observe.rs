@@ -66,6 +66,8 @@ pub struct ContainerObservation {
     pub started: Option<bool>,
     pub restart_count: i32,
     pub running: bool,
+    /// `state.terminated.message`, once it ended.
+    pub message: Option<String>,
 }
 
 impl PodObservation {
@@ -128,6 +130,11 @@ impl PodObservation {
                     started: c.started,
                     restart_count: c.restart_count,
                     running: c.state.as_ref().is_some_and(|s| s.running.is_some()),
+                    message: c
+                        .state
+                        .as_ref()
+                        .and_then(|s| s.terminated.as_ref())
+                        .and_then(|t| t.message.clone()),
                 })
                 .collect(),
         }

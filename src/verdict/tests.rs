@@ -363,10 +363,20 @@ fn exec_probes_read_the_exec_status() {
             exit_code,
             error: error.map(str::to_owned),
         }),
+        exec_output: Some("proctor-exec-output 7\n".into()),
         ..Evidence::default()
     };
     let passed = evaluate(&ProbeKind::ExecExitCode { code: 7 }, &exec(Some(7), None)).unwrap();
     assert_eq!(passed.verdict, Verdict::Passed);
+    let silent = Evidence {
+        exec_output: Some(String::new()),
+        ..exec(Some(7), None)
+    };
+    let lost = evaluate(&ProbeKind::ExecExitCode { code: 7 }, &silent).unwrap();
+    assert_eq!(
+        lost.message,
+        "expected exec output proctor-exec-output 7, observed not streamed back"
+    );
     let swallowed = evaluate(&ProbeKind::ExecExitCode { code: 7 }, &exec(Some(0), None)).unwrap();
     assert_eq!(swallowed.message, "expected exec exit code 7, observed 0");
     let missing = evaluate(

@@ -800,6 +800,7 @@ mod tests {
             started: Some(true),
             restart_count: 0,
             running: true,
+            message: None,
         };
         assert!(judge_one(s, Some(&ready), Some((3, Some(4))), true).passed);
         // Run before its initial delay.
@@ -816,6 +817,7 @@ mod tests {
             started: Some(true),
             restart_count: 0,
             running: true,
+            message: None,
         };
         let check = judge_one(&holds, Some(&started), None, true);
         assert!(!check.passed);

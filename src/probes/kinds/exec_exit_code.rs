@@ -1,5 +1,6 @@
-//! `execExitCode`: an exec of `exit N` in a running container reports N. Catches a runtime or
-//! kubelet that loses the exec's exit status.
+//! `execExitCode`: an exec in a running container that prints a line and exits N reports N and
+//! streams the line back. Catches a runtime or kubelet that loses the exec's exit status or its
+//! output.
 
 use k8s_openapi::api::core::v1::PodSpec;
 
@@ -7,17 +8,17 @@ use super::{Kind, ProbeKind, READY_MARKER, script};
 use crate::api::Probe;
 use crate::controller::drive::{At, Step};
 use crate::probes::catalog::Entry;
-use crate::verdict::{Evidence, Outcome, equal};
+use crate::verdict::{Evidence, Outcome, check, equal};
 
 pub const KIND: Kind = Kind {
     name: "execExitCode",
     resolve,
     entry: Entry {
         kind: "execExitCode",
-        checks: "exec of `exit N` in a running container reports N",
+        checks: "an exec in a running container (through the API server's exec subresource, a websocket, without tty or stdin) reports the exit code N of its command, and streams back the line it printed",
         parameters: "code (default 7)",
-        runs: "a long-running pod; Proctor execs `sh -c 'exit N'`",
-        catches: "exec exit codes swallowed",
+        runs: "a long-running pod; Proctor execs `sh -c 'echo proctor-exec-output N; exit N'`",
+        catches: "exec exit codes swallowed, exec output lost",
         faults: "exec",
     },
 };
@@ -44,7 +45,7 @@ pub fn command(code: i32) -> Vec<String> {
     vec![
         "sh".into(),
         "-c".into(),
-        r#"exit "$1""#.into(),
+        r#"echo "proctor-exec-output $1"; exit "$1""#.into(),
         "probe".into(),
         code.to_string(),
     ]
@@ -54,10 +55,29 @@ pub fn command(code: i32) -> Vec<String> {
 pub fn judge(code: i32, evidence: &Evidence) -> Option<Outcome> {
     let exec = evidence.exec.as_ref()?;
     Some(match (exec.exit_code, &exec.error) {
-        (Some(observed), _) => Outcome::from_checks(
-            vec![equal("execExitCode", code, observed)],
-            format!("exec reported exit code {observed}"),
-        ),
+        (Some(observed), _) => {
+            let line = format!("proctor-exec-output {code}");
+            let printed = evidence
+                .exec_output
+                .as_deref()
+                .is_some_and(|out| out.lines().any(|l| l == line));
+            Outcome::from_checks(
+                vec![
+                    equal("execExitCode", code, observed),
+                    check(
+                        "execOutput",
+                        &line,
+                        if printed {
+                            line.as_str()
+                        } else {
+                            "not streamed back"
+                        },
+                        printed,
+                    ),
+                ],
+                format!("exec reported exit code {observed} and streamed back what it printed"),
+            )
+        }
         (None, error) => Outcome::error(
             "ExecFailed",
             format!(

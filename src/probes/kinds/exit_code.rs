@@ -13,7 +13,7 @@ pub const KIND: Kind = Kind {
     resolve,
     entry: Entry {
         kind: "exitCode",
-        checks: "a container exiting with code N ends Failed with exit code N",
+        checks: "a container exiting with code N ends Failed with exit code N and the terminated reason Error (Succeeded and Completed for 0)",
         parameters: "code (default 42)",
         runs: "`sh -c 'exit N'`",
         catches: "exit codes lost or rewritten on the way to the pod status (job controllers and CI depend on them)",
@@ -35,6 +35,7 @@ pub fn shape(code: i32, spec: &mut PodSpec) {
 pub fn judge(code: i32, evidence: &Evidence) -> Option<Outcome> {
     finished_pod(evidence, |pod, t| {
         let expected_phase = if code == 0 { "Succeeded" } else { "Failed" };
+        let expected_reason = if code == 0 { "Completed" } else { "Error" };
         Outcome::from_checks(
             vec![
                 equal("exitCode", code, t.exit_code),
@@ -42,6 +43,11 @@ pub fn judge(code: i32, evidence: &Evidence) -> Option<Outcome> {
                     "phase",
                     expected_phase,
                     pod.phase.as_deref().unwrap_or_default(),
+                ),
+                equal(
+                    "terminatedReason",
+                    expected_reason,
+                    t.reason.as_deref().unwrap_or("none"),
                 ),
             ],
             format!("exit code {code} propagated"),

@@ -1,10 +1,12 @@
 //! `readOnlyRootFilesystem`: with `readOnlyRootFilesystem: true` the container's root
 //! filesystem is mounted read-only and refuses a write where the image would allow one
-//! (`/tmp`, mode 1777 in the image). Catches a runtime that mounts it writable.
+//! (`/tmp`, mode 1777 in the image); without it (an init container with
+//! `readOnlyRootFilesystem: false`) the same write succeeds. Catches a runtime that mounts it
+//! writable, or read-only when not asked.
 
 use k8s_openapi::api::core::v1::PodSpec;
 
-use super::{Kind, ProbeKind, field, log_text, script};
+use super::{Kind, ProbeKind, empty_dir, field, log_text, mount, script};
 use crate::api::Probe;
 use crate::probes::catalog::Entry;
 use crate::verdict::{Evidence, Outcome, bounded, check, finished_pod, log_missing};
@@ -14,9 +16,9 @@ pub const KIND: Kind = Kind {
     resolve,
     entry: Entry {
         kind: "readOnlyRootFilesystem",
-        checks: "readOnlyRootFilesystem: true mounts / read-only, and a write to /tmp (world-writable in the image) is refused with EROFS",
+        checks: "readOnlyRootFilesystem: true mounts / read-only, and a write to /tmp (world-writable in the image) is refused with EROFS; with false (an init container) the same write succeeds",
         parameters: "-",
-        runs: "reads the / mount options; `touch /tmp/...`",
+        runs: "reads the / mount options; `touch /tmp/...`, in the container and in an init container whose root is writable",
         catches: "readOnlyRootFilesystem ignored",
         faults: "unconfined",
     },
@@ -29,15 +31,32 @@ fn resolve(probe: &Probe) -> Option<ProbeKind> {
         .map(|_| ProbeKind::ReadOnlyRootFilesystem)
 }
 
+/// Where the init container leaves the result of its write.
+pub const SHARED: &str = "/mnt/proctor-writable";
+
 pub fn shape(spec: &mut PodSpec) {
+    spec.volumes = Some(vec![empty_dir("shared")]);
     if let Some(container) = spec.containers.first_mut() {
+        let mut writable = container.clone();
+        writable.name = "writable-root".into();
+        if let Some(context) = writable.security_context.as_mut() {
+            context.read_only_root_filesystem = Some(false);
+        }
+        writable.volume_mounts = Some(vec![mount("shared", SHARED, false)]);
+        script(
+            &mut writable,
+            r#"if out=$(touch /tmp/proctor-root-write 2>&1); then echo succeeded > "$1/result"; else echo "refused: $out" > "$1/result"; fi"#,
+            &[SHARED],
+        );
+        spec.init_containers = Some(vec![writable]);
         if let Some(context) = container.security_context.as_mut() {
             context.read_only_root_filesystem = Some(true);
         }
+        container.volume_mounts = Some(vec![mount("shared", SHARED, false)]);
         script(
             container,
-            "awk '$5 == \"/\" { print \"root: \" $6 }' /proc/self/mountinfo; touch /tmp/proctor-root-write 2>&1; echo \"write-exit: $?\"",
-            &[],
+            "awk '$5 == \"/\" { print \"root: \" $6 }' /proc/self/mountinfo; touch /tmp/proctor-root-write 2>&1; echo \"write-exit: $?\"; echo \"writable-write: $(cat \"$1/result\")\"",
+            &[SHARED],
         );
     }
 }
@@ -73,8 +92,14 @@ pub fn judge(evidence: &Evidence) -> Option<Outcome> {
                     },
                     refused,
                 ),
+                check(
+                    "writableRootWrite",
+                    "succeeded",
+                    field(log, "writable-write").unwrap_or("not reported"),
+                    field(log, "writable-write") == Some("succeeded"),
+                ),
             ],
-            "the root filesystem is read-only and refused the write".into(),
+            "the root filesystem is read-only and refused the write; a writable one took it".into(),
         )
     })
 }
