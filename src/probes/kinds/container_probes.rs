@@ -114,6 +114,8 @@ struct Expect {
     calls: Option<usize>,
     /// Its first run came no sooner than this many seconds after the container started.
     first_call_after: Option<i64>,
+    /// ... and no later than this.
+    first_call_before: Option<i64>,
 }
 
 struct Scenario {
@@ -204,6 +206,7 @@ const fn expect(ready: Option<bool>, restarts: Restarts, calls: Option<usize>) -
         started: None,
         calls,
         first_call_after: None,
+        first_call_before: None,
     }
 }
 
@@ -383,15 +386,19 @@ fn scenarios() -> Vec<Scenario> {
             ..scenario(
                 "ready-after-startup",
                 Serve::Nothing,
+                // Its period is longer than the wait for its first run after the startup
+                // probe passed: the kubelet runs it at once then. (Not longer still: a kubelet
+                // that started less than a period ago first waits up to a period.)
                 |h| {
                     let readiness = ContainerProbe {
-                        period_seconds: Some(60),
+                        period_seconds: Some(12),
                         ..exec_probe(h, "true")
                     };
                     [Some(readiness), None, Some(startup_file(h))]
                 },
                 Expect {
                     first_call_after: Some(2),
+                    first_call_before: Some(8),
                     ..expect(Some(true), Zero, Some(1))
                 },
             )
@@ -674,10 +681,10 @@ fn judge_one(
     counted: bool,
 ) -> crate::api::Check {
     let e = &s.expect;
-    let (calls_expected, first_after) = if counted {
-        (e.calls, e.first_call_after)
+    let (calls_expected, first_after, first_before) = if counted {
+        (e.calls, e.first_call_after, e.first_call_before)
     } else {
-        (None, None)
+        (None, None, None)
     };
     let mut expected = Vec::new();
     if let Some(ready) = e.ready {
@@ -695,8 +702,12 @@ fn judge_one(
         Some(n) => expected.push(format!("its handler ran at least {}", times(n))),
         None => {}
     }
-    if let Some(after) = first_after {
-        expected.push(format!("first {after} s or more after the start"));
+    match (first_after, first_before) {
+        (Some(after), Some(before)) => {
+            expected.push(format!("first {after} to {before} s after the start"))
+        }
+        (Some(after), None) => expected.push(format!("first {after} s or more after the start")),
+        _ => {}
     }
     let name = camel(s.name);
     let Some(c) = seen else {
@@ -736,7 +747,7 @@ fn judge_one(
         });
     }
     if let Some(after) = first_after {
-        passed &= first.is_some_and(|f| f >= after);
+        passed &= first.is_some_and(|f| f >= after && first_before.is_none_or(|b| f <= b));
         observed.push(match first {
             Some(f) => format!("first {f} s after the start"),
             None => "never".to_owned(),

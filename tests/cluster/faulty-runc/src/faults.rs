@@ -48,15 +48,23 @@ pub struct Fault {
 /// How long past runc's own `create` the `race` fault keeps other creates out.
 pub const CREATE_HOLD: std::time::Duration = std::time::Duration::from_secs(2);
 /// The group whose creates the `race` fault serializes: the pod's name without a trailing
-/// `-p<index>` (the pods of one multi-pod probe share it), so that probes running side by side
-/// never collide while a burst's own pods do.
-pub fn race_group(sandbox_name: &str) -> String {
-    match sandbox_name.rsplit_once("-p") {
+/// `-p<index>` (the pods of one multi-pod probe share it), and the container's name, so that
+/// probes running side by side never collide, nor the containers of one pod (the kubelet
+/// starts them one after another, restarts among them), while a burst's own pods do.
+pub fn race_group(sandbox_name: &str, container_name: &str) -> String {
+    let pods = match sandbox_name.rsplit_once("-p") {
         Some((group, index)) if !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()) => {
-            group.to_owned()
+            group
         }
-        _ => sandbox_name.to_owned(),
-    }
+        _ => sandbox_name,
+    };
+    format!("{pods}-{container_name}")
+}
+
+/// The container's name, as the CRI plugin annotates its spec.
+pub fn container_name(spec: &Value) -> Option<&str> {
+    spec.pointer("/annotations/io.kubernetes.cri.container-name")
+        .and_then(Value::as_str)
 }
 
 /// The pod a container belongs to, as the CRI plugin annotates its spec.
@@ -148,7 +156,7 @@ pub const FAULTS: &[Fault] = &[
     },
     Fault {
         name: "race",
-        breaks: "a container created while another one of its group is being created fails to start (a group: the containers of pods whose names differ only in a -pN suffix, as the pods of one Proctor probe)",
+        breaks: "a container created while another one of its group is being created fails to start (a group: the containers of one name in pods whose names differ only in a -pN suffix, as the pods of one Proctor probe)",
         edit_spec: |_| Ok("create under the exclusive create lock".to_owned()),
         serializes_creates: true,
         ..PASS
@@ -1673,14 +1681,27 @@ mod tests {
 
     #[test]
     fn race_groups_are_the_pods_of_one_probe() {
-        assert_eq!(race_group("run-1a2b3c-burst-0-p7"), "run-1a2b3c-burst-0");
-        assert_eq!(race_group("run-1a2b3c-burst-0-p12"), "run-1a2b3c-burst-0");
-        assert_eq!(race_group("run-1a2b3c-env-0"), "run-1a2b3c-env-0");
         assert_eq!(
-            race_group("run-x-pod-to-pod-tcp-0"),
-            "run-x-pod-to-pod-tcp-0"
+            race_group("run-1a2b3c-burst-0-p7", "probe"),
+            "run-1a2b3c-burst-0-probe"
         );
-        assert_eq!(race_group("a-p"), "a-p");
+        assert_eq!(
+            race_group("run-1a2b3c-burst-0-p12", "probe"),
+            "run-1a2b3c-burst-0-probe"
+        );
+        assert_eq!(
+            race_group("run-1a2b3c-env-0", "probe"),
+            "run-1a2b3c-env-0-probe"
+        );
+        assert_ne!(
+            race_group("run-x-container-probes-0", "readiness-failing"),
+            race_group("run-x-container-probes-0", "readiness-delayed")
+        );
+        assert_eq!(
+            race_group("run-x-pod-to-pod-tcp-0", "probe"),
+            "run-x-pod-to-pod-tcp-0-probe"
+        );
+        assert_eq!(race_group("a-p", "c"), "a-p-c");
     }
 
     #[test]

@@ -286,13 +286,17 @@ fn is_workload(runc: &Path, args: &[OsString], id: &str) -> bool {
 }
 
 /// `race`: runs runc's create while holding an exclusive lock, and keeps holding it a while
-/// after; a create that finds the lock taken fails, as a runtime with a setup race would.
+/// after (in the background); a create that finds the lock taken fails, as a runtime with a
+/// setup race would.
 fn create_exclusively(fault: &Fault, runc: &Path, args: &[OsString], bundle: &Path) -> ExitCode {
     // One lock per group of pods (the pods of one probe): see `faults::race_group`.
     let group = fs::read_to_string(bundle.join("config.json"))
         .ok()
         .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .and_then(|spec| faults::sandbox_name(&spec).map(faults::race_group))
+        .and_then(|spec| {
+            let container = faults::container_name(&spec).unwrap_or("container");
+            faults::sandbox_name(&spec).map(|pod| faults::race_group(pod, container))
+        })
         .unwrap_or_else(|| "ungrouped".into());
     let path = std::env::var_os("FAULTY_RUNC_LOCK")
         .map(PathBuf::from)
@@ -321,8 +325,19 @@ fn create_exclusively(fault: &Fault, runc: &Path, args: &[OsString], bundle: &Pa
         return ExitCode::from(1);
     }
     let status = Command::new(runc).arg0(runc).args(args).status();
-    std::thread::sleep(faults::CREATE_HOLD);
-    drop(lock);
+    // The hold outlives this call: a detached `sleep` keeps the lock (its stdin is the locked
+    // file, so the flock stays held until it exits), and the create returns at once, so that
+    // only creates that overlap are refused, not later ones made slow.
+    let held = Command::new("sleep")
+        .arg(faults::CREATE_HOLD.as_secs().to_string())
+        .stdin(std::process::Stdio::from(lock))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Err(e) = held {
+        eprintln!("faulty-runc: holding the create lock: {e}");
+        std::thread::sleep(faults::CREATE_HOLD);
+    }
     match status {
         Ok(status) => ExitCode::from(u8::try_from(status.code().unwrap_or(1)).unwrap_or(1)),
         Err(e) => {
