@@ -290,12 +290,19 @@ fn is_workload(runc: &Path, args: &[OsString], id: &str) -> bool {
 /// setup race would.
 fn create_exclusively(fault: &Fault, runc: &Path, args: &[OsString], bundle: &Path) -> ExitCode {
     // One lock per group of pods (the pods of one probe): see `faults::race_group`.
-    let group = fs::read_to_string(bundle.join("config.json"))
+    let spec = fs::read_to_string(bundle.join("config.json"))
         .ok()
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+    let pod = spec
+        .as_ref()
+        .and_then(faults::sandbox_name)
+        .unwrap_or_default()
+        .to_owned();
+    let group = spec
+        .as_ref()
         .and_then(|spec| {
-            let container = faults::container_name(&spec).unwrap_or("container");
-            faults::sandbox_name(&spec).map(|pod| faults::race_group(pod, container))
+            let container = faults::container_name(spec).unwrap_or("container");
+            faults::sandbox_name(spec).map(|pod| faults::race_group(pod, container))
         })
         .unwrap_or_else(|| "ungrouped".into());
     let path = std::env::var_os("FAULTY_RUNC_LOCK")
@@ -317,6 +324,17 @@ fn create_exclusively(fault: &Fault, runc: &Path, args: &[OsString], bundle: &Pa
         }
     };
     if lock.try_lock().is_err() {
+        // The hold is the same pod's (its container started again at once): no collision.
+        if !pod.is_empty() && fs::read_to_string(&path).is_ok_and(|holder| holder == pod) {
+            let status = Command::new(runc).arg0(runc).args(args).status();
+            return match status {
+                Ok(status) => ExitCode::from(u8::try_from(status.code().unwrap_or(1)).unwrap_or(1)),
+                Err(e) => {
+                    eprintln!("faulty-runc: exec {}: {e}", runc.display());
+                    ExitCode::from(127)
+                }
+            };
+        }
         log(fault, "create refused: another container is being created");
         runtime_error(
             args,
@@ -324,6 +342,9 @@ fn create_exclusively(fault: &Fault, runc: &Path, args: &[OsString], bundle: &Pa
         );
         return ExitCode::from(1);
     }
+    // Who holds it, for a create of the same pod that finds it held.
+    let _ = lock.set_len(0);
+    let _ = (&lock).write_all(pod.as_bytes());
     let status = Command::new(runc).arg0(runc).args(args).status();
     // The hold outlives this call: a detached `sleep` keeps the lock (its stdin is the locked
     // file, so the flock stays held until it exits), and the create returns at once, so that
