@@ -68,6 +68,11 @@ pub struct ContainerObservation {
     pub running: bool,
     /// `state.terminated.message`, once it ended.
     pub message: Option<String>,
+    /// `state.terminated.exitCode`, once it ended.
+    pub exit_code: Option<i32>,
+    /// When its current run started (`state.running` or `state.terminated`), and ended.
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
 }
 
 impl PodObservation {
@@ -124,17 +129,23 @@ impl PodObservation {
                     let init = s.init_container_statuses.iter().flatten();
                     init.chain(s.container_statuses.iter().flatten())
                 })
-                .map(|c| ContainerObservation {
-                    name: c.name.clone(),
-                    ready: c.ready,
-                    started: c.started,
-                    restart_count: c.restart_count,
-                    running: c.state.as_ref().is_some_and(|s| s.running.is_some()),
-                    message: c
-                        .state
-                        .as_ref()
-                        .and_then(|s| s.terminated.as_ref())
-                        .and_then(|t| t.message.clone()),
+                .map(|c| {
+                    let running = c.state.as_ref().and_then(|s| s.running.as_ref());
+                    let ended = c.state.as_ref().and_then(|s| s.terminated.as_ref());
+                    ContainerObservation {
+                        name: c.name.clone(),
+                        ready: c.ready,
+                        started: c.started,
+                        restart_count: c.restart_count,
+                        running: running.is_some(),
+                        message: ended.and_then(|t| t.message.clone()),
+                        exit_code: ended.map(|t| t.exit_code),
+                        started_at: running
+                            .and_then(|r| r.started_at.as_ref())
+                            .or_else(|| ended.and_then(|t| t.started_at.as_ref()))
+                            .map(|t| t.0),
+                        finished_at: ended.and_then(|t| t.finished_at.as_ref()).map(|t| t.0),
+                    }
                 })
                 .collect(),
         }

@@ -445,12 +445,28 @@ pub async fn run_sample(
     edit: impl FnOnce(&mut proctor::api::TestRunSpec) + Send + 'static,
     timeout: Duration,
 ) -> proctor::api::TestRun {
+    run_example(prefix, pod_security, SAMPLE, edit, timeout).await
+}
+
+/// The conformance sample (examples/conformance.yaml).
+pub const SAMPLE: &str = include_str!("../../examples/conformance.yaml");
+/// The container-probe kinds' example (examples/container-probes.yaml).
+pub const CONTAINER_PROBES: &str = include_str!("../../examples/container-probes.yaml");
+
+/// Like [`run_sample`], for the example `yaml`.
+pub async fn run_example(
+    prefix: &str,
+    pod_security: &str,
+    yaml: &'static str,
+    edit: impl FnOnce(&mut proctor::api::TestRunSpec) + Send + 'static,
+    timeout: Duration,
+) -> proctor::api::TestRun {
     let result = std::sync::Arc::new(std::sync::Mutex::new(None));
     let slot = result.clone();
     with_namespace_at(prefix, pod_security, |client, ns| async move {
         install_crd(&client).await;
         let _controller = ControllerProcess::start(&ns);
-        let run = run_to_end(&client, &ns, sample_run("sample", edit), timeout).await;
+        let run = run_to_end(&client, &ns, example_run(yaml, "sample", edit), timeout).await;
         *slot.lock().expect("result slot") = Some(run);
     })
     .await;
@@ -463,9 +479,16 @@ pub fn sample_run(
     name: &str,
     edit: impl FnOnce(&mut proctor::api::TestRunSpec),
 ) -> proctor::api::TestRun {
-    let mut run: proctor::api::TestRun =
-        serde_yaml::from_str(include_str!("../../examples/conformance.yaml"))
-            .expect("sample parses");
+    example_run(SAMPLE, name, edit)
+}
+
+/// The example `yaml`, named `name`, with `edit` applied to its spec.
+pub fn example_run(
+    yaml: &str,
+    name: &str,
+    edit: impl FnOnce(&mut proctor::api::TestRunSpec),
+) -> proctor::api::TestRun {
+    let mut run: proctor::api::TestRun = serde_yaml::from_str(yaml).expect("example parses");
     run.metadata.name = Some(name.to_owned());
     edit(&mut run.spec);
     run
@@ -552,6 +575,7 @@ pub const FAULTY_EXIT_FAILS: &[&str] = &[
     "restart-count",
     "custom-exit-3",
     "oom-kill",
+    "init-containers",
 ];
 
 fn kubectl_path() -> String {

@@ -28,6 +28,7 @@ pub mod fs_group;
 pub mod graceful_shutdown;
 pub mod host_devices;
 pub mod hostname;
+pub mod init_containers;
 pub mod large_output;
 pub mod liveness_restart;
 pub mod long_log_line;
@@ -140,6 +141,7 @@ pub const KINDS: &[Kind] = &[
     liveness_restart::KIND,
     container_probes::KIND,
     container_probes::SIDECAR_KIND,
+    init_containers::KIND,
     config_map_volume::KIND,
     config_map_volume::SECRET_KIND,
     empty_dir_modes::KIND,
@@ -243,6 +245,7 @@ pub enum ProbeKind {
     LivenessRestart,
     ContainerProbes,
     SidecarProbes,
+    InitContainers,
     ConfigMapVolume,
     SecretVolume,
     EmptyDirModes,
@@ -317,6 +320,7 @@ impl ProbeKind {
             ProbeKind::LivenessRestart => liveness_restart::KIND.name,
             ProbeKind::ContainerProbes => container_probes::KIND.name,
             ProbeKind::SidecarProbes => container_probes::SIDECAR_KIND.name,
+            ProbeKind::InitContainers => init_containers::KIND.name,
             ProbeKind::ConfigMapVolume => config_map_volume::KIND.name,
             ProbeKind::SecretVolume => config_map_volume::SECRET_KIND.name,
             ProbeKind::EmptyDirModes => empty_dir_modes::KIND.name,
@@ -330,6 +334,7 @@ impl ProbeKind {
             ProbeKind::ConcurrentStart { pods } | ProbeKind::RapidCreateDelete { pods } => *pods,
             ProbeKind::PodToPodTcp => 2,
             ProbeKind::SidecarProbes => container_probes::pod_count(true),
+            ProbeKind::InitContainers => init_containers::PODS,
             _ => 1,
         }
     }
@@ -430,6 +435,7 @@ impl ProbeKind {
             | ProbeKind::LivenessRestart
             | ProbeKind::ContainerProbes
             | ProbeKind::SidecarProbes
+            | ProbeKind::InitContainers
             | ProbeKind::ConfigMapVolume
             | ProbeKind::SecretVolume
             | ProbeKind::EmptyDirModes => true,
@@ -454,6 +460,7 @@ impl ProbeKind {
             ProbeKind::PodToPodTcp => pod_to_pod_tcp::step(at),
             ProbeKind::PreStop => pre_stop::step(at),
             ProbeKind::ContainerProbes | ProbeKind::SidecarProbes => container_probes::step(at),
+            ProbeKind::InitContainers => init_containers::step(at),
             _ if at.finished => Step::Judge {
                 read_log: self.needs_log(),
             },
@@ -530,6 +537,7 @@ impl ProbeKind {
             ProbeKind::LivenessRestart => liveness_restart::shape(spec),
             ProbeKind::ContainerProbes => container_probes::shape(false, spec, index),
             ProbeKind::SidecarProbes => container_probes::shape(true, spec, index),
+            ProbeKind::InitContainers => init_containers::shape(spec, index),
             ProbeKind::ConfigMapVolume => config_map_volume::shape(false, spec, &pod_name),
             ProbeKind::SecretVolume => config_map_volume::shape(true, spec, &pod_name),
             ProbeKind::EmptyDirModes => empty_dir_modes::shape(spec),
@@ -604,6 +612,7 @@ impl ProbeKind {
             ProbeKind::LivenessRestart => liveness_restart::judge(evidence),
             ProbeKind::ContainerProbes => container_probes::judge(false, evidence),
             ProbeKind::SidecarProbes => container_probes::judge(true, evidence),
+            ProbeKind::InitContainers => init_containers::judge(evidence),
             ProbeKind::ConfigMapVolume => config_map_volume::judge(false, evidence),
             ProbeKind::SecretVolume => config_map_volume::judge(true, evidence),
             ProbeKind::EmptyDirModes => empty_dir_modes::judge(evidence),
