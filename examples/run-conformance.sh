@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the conformance TestRun (examples/conformance.yaml: the whole probe catalog) end to end
+# Runs the conformance TestRun (examples/conformance.yaml: the probe catalog but the two
+# container-probe kinds, which examples/container-probes.yaml holds) end to end
 # and prints the verdicts. Uses the cluster of $KUBECONFIG when one answers; otherwise brings up
 # the local test cluster (tests/cluster/up.sh, needs root) and uses that. Builds proctor, installs
 # the CRD, runs the controller for the length of the run (namespace-scoped), and cleans up.

@@ -48,10 +48,14 @@ async fn refusal(api: &Api<DynamicObject>, spec: Value) -> Option<Status> {
 async fn the_full_catalog_sample_is_accepted() {
     with_namespace("api-sample", |client, ns| async move {
         install_crd(&client).await;
-        let sample: Value =
-            serde_yaml::from_str(include_str!("../examples/conformance.yaml")).unwrap();
         let api = testruns(client, &ns);
-        assert_eq!(refusal(&api, sample["spec"].clone()).await, None);
+        for text in [
+            include_str!("../examples/conformance.yaml"),
+            include_str!("../examples/container-probes.yaml"),
+        ] {
+            let sample: Value = serde_yaml::from_str(text).unwrap();
+            assert_eq!(refusal(&api, sample["spec"].clone()).await, None);
+        }
     })
     .await;
 }

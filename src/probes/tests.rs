@@ -38,11 +38,24 @@ fn command(pod: &Pod) -> Vec<String> {
     container(pod).command.clone().unwrap()
 }
 
+/// The probes of the two examples: the conformance sample, and the container-probe kinds'
+/// (kept apart for their weight).
+fn examples() -> Vec<Probe> {
+    [
+        include_str!("../../examples/conformance.yaml"),
+        include_str!("../../examples/container-probes.yaml"),
+    ]
+    .iter()
+    .flat_map(|text| {
+        let sample: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
+        serde_yaml::from_value::<Vec<Probe>>(sample["spec"]["probes"].clone()).unwrap()
+    })
+    .collect()
+}
+
 #[test]
 fn every_catalog_probe_of_the_sample_resolves_and_shapes_a_pod() {
-    let sample: serde_yaml::Value =
-        serde_yaml::from_str(include_str!("../../examples/conformance.yaml")).unwrap();
-    let probes: Vec<Probe> = serde_yaml::from_value(sample["spec"]["probes"].clone()).unwrap();
+    let probes = examples();
     let mut kinds = Vec::new();
     for p in &probes {
         let resolved = resolve(p, &run(), None).unwrap();
@@ -62,15 +75,13 @@ fn every_catalog_probe_of_the_sample_resolves_and_shapes_a_pod() {
     assert_eq!(
         kinds.len(),
         super::kinds::KINDS.len(),
-        "the sample covers the whole catalog: {kinds:?}"
+        "the examples cover the whole catalog: {kinds:?}"
     );
 }
 
 #[test]
 fn pods_meet_the_restricted_pod_security_standard() {
-    let sample: serde_yaml::Value =
-        serde_yaml::from_str(include_str!("../../examples/conformance.yaml")).unwrap();
-    let probes: Vec<Probe> = serde_yaml::from_value(sample["spec"]["probes"].clone()).unwrap();
+    let probes = examples();
     let every_pod = probes.iter().flat_map(|p| {
         let resolved = resolve(p, &run(), None).unwrap();
         pods(&resolved, &run(), 0)
