@@ -49,6 +49,9 @@ pub fn shape(spec: &mut PodSpec) {
         }),
         initial_delay_seconds: Some(1),
         period_seconds: Some(1),
+        // Time to answer on a busy node: a slow exec that timed out would count as the failure
+        // this probe waits for, even from a runtime whose exec probes never fail.
+        timeout_seconds: Some(5),
         failure_threshold: Some(1),
         ..ContainerProbe::default()
     });
