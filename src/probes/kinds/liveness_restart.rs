@@ -49,10 +49,11 @@ pub fn shape(spec: &mut PodSpec) {
         }),
         initial_delay_seconds: Some(1),
         period_seconds: Some(1),
-        // Time to answer on a busy node: a slow exec that timed out would count as the failure
-        // this probe waits for, even from a runtime whose exec probes never fail.
+        // Time to answer on a busy node, and three failures in a row: a slow or failed exec
+        // would count as the failure this probe waits for, even from a runtime whose exec
+        // probes never fail (the unhealthy container stays so for 20 s).
         timeout_seconds: Some(5),
-        failure_threshold: Some(1),
+        failure_threshold: Some(3),
         ..ContainerProbe::default()
     });
     script(
