@@ -7,7 +7,9 @@ use k8s_openapi::api::core::v1::PodSpec;
 use super::{Kind, ProbeKind, script};
 use crate::api::Probe;
 use crate::probes::catalog::Entry;
-use crate::verdict::{Evidence, Outcome, PodObservation, check, equal, untold_if_late};
+use crate::verdict::{
+    ContainerState, Evidence, Outcome, PodObservation, check, equal, untold_if_late,
+};
 
 /// Grace period of the probe's pod, which exits on TERM at once: a runtime that drops the TERM
 /// still ends it this soon after the deadline, one that cannot kill it does not.
@@ -56,7 +58,10 @@ pub fn shape(seconds: i32, spec: &mut PodSpec) {
 
 pub fn judge(seconds: i32, evidence: &Evidence) -> Option<Outcome> {
     let pod = evidence.pods.first()?;
-    if !pod.is_finished() {
+    // The kubelet marks the pod Failed at the deadline, before its kill has ended the
+    // container: judged once the container has ended (a container that never ends runs into
+    // the probe's timeout), so the time from the kill to the end is measured, not guessed.
+    if !pod.is_finished() || matches!(pod.container, ContainerState::Running { .. }) {
         return None;
     }
     Some(outcome(seconds, pod, evidence.kill_started_at))
