@@ -205,15 +205,21 @@ fn a_deadline_the_kubelet_enforced_late_does_not_fail_the_runtime() {
 #[test]
 fn a_deadline_pod_is_judged_once_its_container_has_ended() {
     let kind = ProbeKind::DeadlineExceeded { seconds: 3 };
-    let mut pod = fixture("deadline-exceeded-latekill");
-    pod.container = ContainerState::Running {
-        started_at: pod.started_at,
-    };
-    let evidence = Evidence {
-        pods: vec![pod],
-        ..Evidence::default()
-    };
-    assert_eq!(evaluate(&kind, &evidence), None);
+    for state in [
+        ContainerState::Running { started_at: None },
+        ContainerState::Waiting {
+            reason: None,
+            message: None,
+        },
+    ] {
+        let mut pod = fixture("deadline-exceeded-latekill");
+        pod.container = state;
+        let evidence = Evidence {
+            pods: vec![pod],
+            ..Evidence::default()
+        };
+        assert_eq!(evaluate(&kind, &evidence), None);
+    }
 }
 
 /// Without the kubelet's Event a late end cannot be attributed: an Error with the figures,

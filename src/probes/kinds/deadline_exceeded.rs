@@ -7,9 +7,7 @@ use k8s_openapi::api::core::v1::PodSpec;
 use super::{Kind, ProbeKind, script};
 use crate::api::Probe;
 use crate::probes::catalog::Entry;
-use crate::verdict::{
-    ContainerState, Evidence, Outcome, PodObservation, check, equal, untold_if_late,
-};
+use crate::verdict::{Evidence, Outcome, PodObservation, check, equal, untold_if_late};
 
 /// Grace period of the probe's pod, which exits on TERM at once: a runtime that drops the TERM
 /// still ends it this soon after the deadline, one that cannot kill it does not.
@@ -58,10 +56,11 @@ pub fn shape(seconds: i32, spec: &mut PodSpec) {
 
 pub fn judge(seconds: i32, evidence: &Evidence) -> Option<Outcome> {
     let pod = evidence.pods.first()?;
-    // The kubelet marks the pod Failed at the deadline, before its kill has ended the
-    // container: judged once the container has ended (a container that never ends runs into
-    // the probe's timeout), so the time from the kill to the end is measured, not guessed.
-    if !pod.is_finished() || matches!(pod.container, ContainerState::Running { .. }) {
+    // The pod may show Failed at the deadline before the kill has ended its container (its
+    // status still running, or not yet reported): judged once the container has ended (one
+    // that never ends runs into the probe's timeout), so the time from the kill to the end
+    // is measured, not guessed.
+    if !pod.is_finished() || pod.terminated().is_none() {
         return None;
     }
     Some(outcome(seconds, pod, evidence.kill_started_at))
