@@ -293,8 +293,8 @@ const MATRIX: &[(&str, &[&str])] = &[
             "secret-volume",
         ],
     ),
-    // The container's cgroup unlimited (the OOM probe's limit too), and a network namespace of
-    // its own (where the pod's net.* sysctls do not apply either).
+    // The container's cgroup unlimited (the OOM probe's limit too), and network, IPC and PID
+    // namespaces of its own (where the pod's net.* sysctls do not apply either).
     (
         "faulty-isolation",
         &[
@@ -304,6 +304,7 @@ const MATRIX: &[(&str, &[&str])] = &[
             "pod-to-pod-tcp",
             "shared-localhost",
             "sysctls",
+            "namespaces",
         ],
     ),
     // Memory volumes on disk, a wrong subPath, volume file modes 0666, long lines split.
@@ -372,6 +373,50 @@ async fn the_container_probe_kinds_fail_exactly_under_their_faults() {
     }
 }
 
+/// The privileged kind (examples/privileged.yaml) runs in namespaces at the privileged Pod
+/// Security level, with the controller's grant: each class with the reason it fails with
+/// (empty: it passes). Under faulty-insecure (root, every capability, no no_new_privs, no
+/// seccomp filter) the setups that ask for less get more: the unprivileged root container adds
+/// a network link.
+const PRIVILEGED_MATRIX: &[(&str, &str)] = &[
+    ("runc", ""),
+    ("faulty-insecure", "UnprivilegedLinkMismatch"),
+];
+
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn the_privileged_kind_fails_exactly_under_its_fault() {
+    let runs: Vec<(&str, &str, TestRun)> = futures::stream::iter(PRIVILEGED_MATRIX.iter().copied())
+        .map(|(class, reason)| async move {
+            let run = run_example(
+                &format!("e2e-priv-{class}"),
+                "privileged",
+                PRIVILEGED,
+                move |spec| spec.runtime_class_name = Some(class.into()),
+                RUN_TIMEOUT,
+            )
+            .await;
+            (class, reason, run)
+        })
+        .buffer_unordered(2)
+        .collect()
+        .await;
+    for (class, reason, run) in runs {
+        eprintln!("the privileged kind under {class}");
+        let failed: &[&str] = if reason.is_empty() {
+            &[]
+        } else {
+            &["privileged"]
+        };
+        assert_verdicts(&run, failed, &[]);
+        for (name, (_, observed, message)) in verdicts(&run) {
+            if !reason.is_empty() {
+                assert_eq!(observed, reason, "{class}: {name}: {message}");
+            }
+        }
+    }
+}
+
 /// Every kind fails under a fault: the classes the catalog (docs/catalog.md) names for a kind
 /// are exactly those under which the matrix expects one of its sample probes to fail.
 #[test]
@@ -401,6 +446,12 @@ fn the_matrix_fails_every_kind_under_the_faults_the_catalog_names() {
                 .or_default()
                 .insert(class.trim_start_matches("faulty-").to_owned());
         }
+    }
+    for (class, _) in PRIVILEGED_MATRIX.iter().filter(|(c, _)| *c != "runc") {
+        from_matrix
+            .entry("privileged")
+            .or_default()
+            .insert(class.trim_start_matches("faulty-").to_owned());
     }
     for entry in proctor::probes::catalog::entries() {
         let named: BTreeSet<String> = entry.faults.split(", ").map(str::to_owned).collect();
@@ -466,6 +517,12 @@ async fn each_faulty_runtime_fails_exactly_the_probes_that_check_its_behaviour()
         ("faulty-exit", "init-containers", "NeverFailingInitMismatch"),
         ("faulty-volumes", "downward-api", "FileDefaultModeMismatch"),
         ("faulty-env", "secret-volume", "EnvSpacedMismatch"),
+        // The containers of the shareProcessNamespace pod apart.
+        (
+            "faulty-isolation",
+            "namespaces",
+            "SharedPidNamespaceMismatch",
+        ),
     ] {
         reasons.insert((class, probe), reason);
     }

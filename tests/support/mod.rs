@@ -452,6 +452,8 @@ pub async fn run_sample(
 pub const SAMPLE: &str = include_str!("../../examples/conformance.yaml");
 /// The container-probe kinds' example (examples/container-probes.yaml).
 pub const CONTAINER_PROBES: &str = include_str!("../../examples/container-probes.yaml");
+/// The privileged kind's example (examples/privileged.yaml).
+pub const PRIVILEGED: &str = include_str!("../../examples/privileged.yaml");
 
 /// Like [`run_sample`], for the example `yaml`.
 pub async fn run_example(

@@ -52,7 +52,7 @@ pub fn shape(add: &[Capability], spec: &mut PodSpec) {
 }
 
 /// The set of capabilities `mask` holds, by name; bits the table does not know by number.
-fn names(mask: u64) -> String {
+pub(super) fn names(mask: u64) -> String {
     let mut out: Vec<String> = Capability::ALL
         .iter()
         .filter(|c| mask & (1 << c.bit()) != 0)

@@ -16,6 +16,9 @@ pub const MEMORY: &str = "/mnt/proctor-tmpfs";
 /// The modes of the files the probe creates.
 pub const MODES: [&str; 3] = ["644", "666", "777"];
 const CONTENT: &str = "proctor wrote this";
+/// Reports the tmpfs volume's type, both directories' modes, and a file per mode in each
+/// (`$1` the content, `$2` and `$3` the volumes, the modes after them).
+pub const SCRIPT: &str = r#"c="$1"; d="$2"; t="$3"; shift 3; awk -v m="$t" '$5 == m { sub(/.* - /, ""); print "tmpfs type: " $1 }' /proc/self/mountinfo; for v in "$d" "$t"; do echo "$v dir: $(stat -c %a "$v")"; for m; do f="$v/file-$m"; echo "$c" > "$f" && chmod "$m" "$f" && echo "$v $m: $(stat -c %a "$f") $(cat "$f")"; done; done; true"#;
 
 pub const KIND: Kind = Kind {
     name: "emptyDirModes",
@@ -58,11 +61,7 @@ pub fn shape(spec: &mut PodSpec) {
         ]);
         let mut args = vec![CONTENT, DISK, MEMORY];
         args.extend(MODES);
-        script(
-            container,
-            r#"c="$1"; d="$2"; t="$3"; shift 3; awk -v m="$t" '$5 == m { sub(/.* - /, ""); print "tmpfs type: " $1 }' /proc/self/mountinfo; for v in "$d" "$t"; do echo "$v dir: $(stat -c %a "$v")"; for m; do f="$v/file-$m"; echo "$c" > "$f" && chmod "$m" "$f" && echo "$v $m: $(stat -c %a "$f") $(cat "$f")"; done; done; true"#,
-            &args,
-        );
+        script(container, SCRIPT, &args);
     }
 }
 

@@ -33,12 +33,14 @@ pub mod large_output;
 pub mod liveness_restart;
 pub mod long_log_line;
 pub mod masked_paths;
+pub mod namespaces;
 pub mod no_new_privileges;
 pub mod oom_kill;
 pub mod pod_network;
 pub mod pod_to_pod_tcp;
 pub mod post_start;
 pub mod pre_stop;
+pub mod privileged;
 pub mod process_group_kill;
 pub mod projected_volume;
 pub mod rapid_create_delete;
@@ -142,6 +144,8 @@ pub const KINDS: &[Kind] = &[
     container_probes::KIND,
     container_probes::SIDECAR_KIND,
     init_containers::KIND,
+    namespaces::KIND,
+    privileged::KIND,
     config_map_volume::KIND,
     config_map_volume::SECRET_KIND,
     empty_dir_modes::KIND,
@@ -246,6 +250,8 @@ pub enum ProbeKind {
     ContainerProbes,
     SidecarProbes,
     InitContainers,
+    Namespaces,
+    Privileged,
     ConfigMapVolume,
     SecretVolume,
     EmptyDirModes,
@@ -321,6 +327,8 @@ impl ProbeKind {
             ProbeKind::ContainerProbes => container_probes::KIND.name,
             ProbeKind::SidecarProbes => container_probes::SIDECAR_KIND.name,
             ProbeKind::InitContainers => init_containers::KIND.name,
+            ProbeKind::Namespaces => namespaces::KIND.name,
+            ProbeKind::Privileged => privileged::KIND.name,
             ProbeKind::ConfigMapVolume => config_map_volume::KIND.name,
             ProbeKind::SecretVolume => config_map_volume::SECRET_KIND.name,
             ProbeKind::EmptyDirModes => empty_dir_modes::KIND.name,
@@ -335,6 +343,8 @@ impl ProbeKind {
             ProbeKind::PodToPodTcp => 2,
             ProbeKind::SidecarProbes => container_probes::pod_count(true),
             ProbeKind::InitContainers => init_containers::PODS,
+            ProbeKind::Namespaces => namespaces::PODS,
+            ProbeKind::Privileged => privileged::PODS,
             _ => 1,
         }
     }
@@ -355,7 +365,7 @@ impl ProbeKind {
     /// run's `allowPrivileged` granted.
     pub fn needs_privilege(&self) -> bool {
         match self {
-            ProbeKind::ProcessGroupKill { .. } => true,
+            ProbeKind::ProcessGroupKill { .. } | ProbeKind::Privileged => true,
             // The restricted standard allows adding NET_BIND_SERVICE only.
             ProbeKind::Capabilities { add } => add
                 .iter()
@@ -369,6 +379,9 @@ impl ProbeKind {
         match self {
             ProbeKind::Capabilities { .. } => {
                 "a pod outside the restricted Pod Security Standard (a capability other than NET_BIND_SERVICE)"
+            }
+            ProbeKind::Privileged => {
+                "pods at the privileged Pod Security level (privileged and root containers, host namespaces)"
             }
             _ => "a hostPID inspector pod",
         }
@@ -461,6 +474,8 @@ impl ProbeKind {
             ProbeKind::PreStop => pre_stop::step(at),
             ProbeKind::ContainerProbes | ProbeKind::SidecarProbes => container_probes::step(at),
             ProbeKind::InitContainers => init_containers::step(at),
+            ProbeKind::Namespaces => namespaces::step(at),
+            ProbeKind::Privileged => privileged::step(at),
             _ if at.finished => Step::Judge {
                 read_log: self.needs_log(),
             },
@@ -538,6 +553,8 @@ impl ProbeKind {
             ProbeKind::ContainerProbes => container_probes::shape(false, spec, index),
             ProbeKind::SidecarProbes => container_probes::shape(true, spec, index),
             ProbeKind::InitContainers => init_containers::shape(spec, index),
+            ProbeKind::Namespaces => namespaces::shape(spec, index),
+            ProbeKind::Privileged => privileged::shape(spec, index, &pod_name),
             ProbeKind::ConfigMapVolume => config_map_volume::shape(false, spec, &pod_name),
             ProbeKind::SecretVolume => config_map_volume::shape(true, spec, &pod_name),
             ProbeKind::EmptyDirModes => empty_dir_modes::shape(spec),
@@ -613,6 +630,8 @@ impl ProbeKind {
             ProbeKind::ContainerProbes => container_probes::judge(false, evidence),
             ProbeKind::SidecarProbes => container_probes::judge(true, evidence),
             ProbeKind::InitContainers => init_containers::judge(evidence),
+            ProbeKind::Namespaces => namespaces::judge(evidence),
+            ProbeKind::Privileged => privileged::judge(evidence),
             ProbeKind::ConfigMapVolume => config_map_volume::judge(false, evidence),
             ProbeKind::SecretVolume => config_map_volume::judge(true, evidence),
             ProbeKind::EmptyDirModes => empty_dir_modes::judge(evidence),

@@ -304,8 +304,14 @@ pub const FAULTS: &[Fault] = &[
         ..PASS
     },
     Fault {
+        name: "podns",
+        breaks: "gives every container IPC and PID namespaces of its own instead of its sandbox's (shareProcessNamespace ignored)",
+        edit_spec: own_ipc_and_pid_namespaces,
+        ..PASS
+    },
+    Fault {
         name: "isolation",
-        breaks: "resources and netns at once (each breaks different probes)",
+        breaks: "resources, netns and podns at once (each breaks different probes)",
         edit_spec: broken_isolation,
         ..PASS
     },
@@ -1064,24 +1070,49 @@ fn unlimited(spec: &mut Value) -> Result<String, String> {
     })
 }
 
-fn own_network_namespace(spec: &mut Value) -> Result<String, String> {
+/// Unshares the namespaces of `types` that the spec joins (those with a `path`: the sandbox's).
+fn unshare(spec: &mut Value, types: &[&str]) -> Result<Vec<String>, String> {
     let namespaces = spec
         .pointer_mut("/linux/namespaces")
         .and_then(Value::as_array_mut)
         .ok_or("spec has no linux.namespaces")?;
+    let mut unshared = Vec::new();
     for ns in namespaces.iter_mut() {
-        if ns.get("type").and_then(Value::as_str) == Some("network")
+        let Some(kind) = ns.get("type").and_then(Value::as_str).map(str::to_owned) else {
+            continue;
+        };
+        if types.contains(&kind.as_str())
             && let Some(ns) = ns.as_object_mut()
             && ns.remove("path").is_some()
         {
-            return Ok("a network namespace of its own".to_owned());
+            unshared.push(kind);
         }
     }
-    Ok(String::new())
+    Ok(unshared)
+}
+
+fn own_network_namespace(spec: &mut Value) -> Result<String, String> {
+    Ok(if unshare(spec, &["network"])?.is_empty() {
+        String::new()
+    } else {
+        "a network namespace of its own".to_owned()
+    })
+}
+
+fn own_ipc_and_pid_namespaces(spec: &mut Value) -> Result<String, String> {
+    let unshared = unshare(spec, &["ipc", "pid"])?;
+    Ok(if unshared.is_empty() {
+        String::new()
+    } else {
+        format!("{} namespaces of its own", unshared.join(" and "))
+    })
 }
 
 fn broken_isolation(spec: &mut Value) -> Result<String, String> {
-    all_of(spec, &[unlimited, own_network_namespace])
+    all_of(
+        spec,
+        &[unlimited, own_network_namespace, own_ipc_and_pid_namespaces],
+    )
 }
 
 /// Whether `path` is the mount point of a tmpfs in this (the host's) mount namespace.
@@ -1580,7 +1611,7 @@ mod tests {
         let what = (Fault::by_name("isolation").unwrap().edit_spec)(&mut spec).unwrap();
         assert_eq!(
             what,
-            "removed memory limit, CPU quota, CPU shares; a network namespace of its own"
+            "removed memory limit, CPU quota, CPU shares; a network namespace of its own; ipc namespaces of its own"
         );
         assert_eq!(
             spec["linux"]["resources"],
@@ -1588,7 +1619,15 @@ mod tests {
         );
         assert_eq!(
             spec["linux"]["namespaces"],
-            json!([{"type": "pid"}, {"type": "network"}, {"type": "ipc", "path": "/proc/42/ns/ipc"}])
+            json!([{"type": "pid"}, {"type": "network"}, {"type": "ipc"}])
+        );
+        // A pod with shareProcessNamespace: the sandbox's PID namespace is left too.
+        let mut spec = json!({"linux": {"namespaces": [{"type": "pid", "path": "/proc/42/ns/pid"}, {"type": "ipc", "path": "/proc/42/ns/ipc"}, {"type": "uts", "path": "/proc/42/ns/uts"}]}});
+        let what = (Fault::by_name("podns").unwrap().edit_spec)(&mut spec).unwrap();
+        assert_eq!(what, "pid and ipc namespaces of its own");
+        assert_eq!(
+            spec["linux"]["namespaces"],
+            json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts", "path": "/proc/42/ns/uts"}])
         );
     }
 
