@@ -377,10 +377,12 @@ async fn the_container_probe_kinds_fail_exactly_under_their_faults() {
 /// Security level, with the controller's grant: each class with the reason it fails with
 /// (empty: it passes). Under faulty-insecure (root, every capability, no no_new_privs, no
 /// seccomp filter) the setups that ask for less get more: the unprivileged root container adds
-/// a network link.
+/// a network link. Under faulty-propagation every mount is private: the node's mount never
+/// reaches the HostToContainer container.
 const PRIVILEGED_MATRIX: &[(&str, &str)] = &[
     ("runc", ""),
     ("faulty-insecure", "UnprivilegedLinkMismatch"),
+    ("faulty-propagation", "PropagationHostToContainerMismatch"),
 ];
 
 #[tokio::test]
@@ -398,7 +400,7 @@ async fn the_privileged_kind_fails_exactly_under_its_fault() {
             .await;
             (class, reason, run)
         })
-        .buffer_unordered(2)
+        .buffer_unordered(3)
         .collect()
         .await;
     for (class, reason, run) in runs {

@@ -308,7 +308,8 @@ EOF
         "ranges": [[{"subnet": "$POD_CIDR", "gateway": "$NODE_IP"}]],
         "routes": [{"dst": "0.0.0.0/0"}]
       }
-    }
+    },
+    {"type": "portmap", "capabilities": {"portMappings": true}}
   ]
 }
 EOF
@@ -395,6 +396,9 @@ setup_host() {
   iptables -A PROCTOR-ISOLATE -o "$BRIDGE" -j DROP
   iptables -C FORWARD -j PROCTOR-ISOLATE 2>/dev/null || iptables -I FORWARD 1 -j PROCTOR-ISOLATE
   sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || true
+  # Bidirectional and HostToContainer mount propagation (the privileged kind) need the host's
+  # mounts shared, as systemd makes them on the hosts it boots.
+  mount --make-rshared /
   local h
   for h in /sys/fs/cgroup/*/; do
     [[ -f $h/cgroup.procs && $h != */unified/ ]] && mkdir -p "$h/$CGROUP_ROOT"

@@ -14,7 +14,7 @@
 //! not dropped or not given, a filter where none was asked, host namespaces not joined.
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, HostAlias,
+    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, HostAlias,
     HostPathVolumeSource, ObjectFieldSelector, PodSpec, SeccompProfile, SecurityContext, Sysctl,
     Volume, VolumeMount,
 };
@@ -30,12 +30,14 @@ use crate::probes::PROBE_UID;
 use crate::probes::catalog::Entry;
 use crate::verdict::{Evidence, Outcome, PodObservation, check, equal};
 
-pub const PODS: i32 = 3;
+pub const PODS: i32 = 4;
 /// The host alias pod 1 asks for.
 pub const ALIAS_IP: &str = "10.123.45.68";
 pub const ALIAS_NAME: &str = "proctor-host-alias";
 /// The hostname the unconfined container sets (in its pod's UTS namespace).
 pub const SET_HOSTNAME: &str = "proctor-sethostname";
+/// What pod 3's server answers on its hostPort.
+pub const PORT_BANNER: &str = "proctor-host-port";
 /// The first line of the /etc/hosts the kubelet writes for a host-network pod.
 pub const HOST_NETWORK_HEADER: &str = "# Kubernetes-managed hosts file (host network).";
 
@@ -48,6 +50,10 @@ pub const UNSAFE_SYSCTL: &str = "kernel.msgmax";
 const HOST_ROOT: &str = "/mnt/proctor-host";
 const HOST_SUB: &str = "/mnt/proctor-host-sub";
 const HOST_CONTENT: &str = "proctor wrote this on the node";
+/// Where the propagation setups mount their hostPath directory, and the emptyDir through
+/// which pod 0's containers wait for each other.
+const PROP: &str = "/mnt/proctor-prop";
+const STATE: &str = "/mnt/proctor-state";
 
 const CAP_CHOWN: u32 = 0;
 const CAP_NET_ADMIN: u32 = 12;
@@ -62,7 +68,7 @@ pub const KIND: Kind = Kind {
         parameters: "- (needs spec.allowPrivileged, granted by the controller's operator, and a namespace at the privileged Pod Security level)",
         runs: "three pods: nine containers, one per security context, each reading /proc/self/status and trying what its context allows or denies (ip link add, chown, hostname, files in emptyDirs, hostPath files, after an init container wrote them on the node under /tmp); a pod with hostPID, hostIPC, hostNetwork and hostAliases reading its namespaces, interfaces and /etc/hosts, beside one mounting the node's /etc/hosts; a pod asking for the unsafe sysctl kernel.msgmax; each container reports in its termination message",
         catches: "a security context beyond the restricted level ignored: capabilities not dropped or not given, privileged containers filtered or unprivileged ones let through, no_new_privs set where escalation is allowed, host namespaces or host paths not joined, unsafe sysctls let through",
-        faults: "insecure",
+        faults: "insecure, propagation",
     },
 };
 
@@ -201,8 +207,9 @@ pub fn shape(spec: &mut PodSpec, index: usize, pod_name: &str) {
         return;
     };
     match index {
-        1 => return shape_host(spec, &base),
+        1 => return shape_host(spec, &base, host_port(pod_name)),
         2 => return shape_unsafe_sysctl(spec, &base),
+        3 => return shape_port_server(spec, &base, host_port(pod_name)),
         _ => {}
     }
     // A safe sysctl named with slashes, read back by the root-modes container.
@@ -227,6 +234,12 @@ pub fn shape(spec: &mut PodSpec, index: usize, pod_name: &str) {
         host_path("host-root", &workspace, Some("DirectoryOrCreate")),
         host_path("host-link", &format!("{workspace}/link"), None),
         host_path("host-tmp", "/tmp", Some("Directory")),
+        host_path(
+            "host-prop",
+            &format!("{workspace}/prop"),
+            Some("DirectoryOrCreate"),
+        ),
+        super::empty_dir("state"),
     ]);
     spec.containers = SETUPS
         .iter()
@@ -259,6 +272,40 @@ pub fn shape(spec: &mut PodSpec, index: usize, pod_name: &str) {
         .collect();
     spec.init_containers = Some(vec![host_writer(&base)]);
     spec.containers.push(host_reader(&base, &workspace));
+    spec.containers.extend(propagation(&base));
+}
+
+/// Three containers on one hostPath directory: `prop-shared` (privileged, Bidirectional)
+/// mounts a tmpfs inside it once the other two run; `prop-slave` (HostToContainer) must see
+/// it, having received it through the node; `prop-private` (None) must not. The mount is
+/// removed once both looked (and before the reader removes the directory).
+fn propagation(base: &Container) -> Vec<Container> {
+    let with = |name: &str, propagation: Option<&str>, privileged: bool, source: &str| {
+        let mut c = reporting(base, name, source, &[PROP, STATE, name]);
+        c.security_context = Some(SecurityContext {
+            privileged: privileged.then_some(true),
+            ..root()
+        });
+        c.volume_mounts = Some(vec![
+            VolumeMount {
+                mount_propagation: propagation.map(str::to_owned),
+                ..mount("host-prop", PROP, false)
+            },
+            mount("state", STATE, false),
+        ]);
+        c
+    };
+    let looks = r#"touch "$2/up-$3"; n=0; while [ ! -e "$2/mounted" ] && [ $n -lt 300 ]; do sleep 0.2; n=$((n+1)); done; if [ -e "$1/m/file" ]; then echo "propagated: yes"; else echo "propagated: no"; fi; touch "$2/seen-$3""#;
+    vec![
+        with(
+            "prop-shared",
+            Some("Bidirectional"),
+            true,
+            r#"n=0; while { [ ! -e "$2/up-prop-slave" ] || [ ! -e "$2/up-prop-private" ]; } && [ $n -lt 300 ]; do sleep 0.2; n=$((n+1)); done; mkdir -p "$1/m" && mount -t tmpfs proctor-prop "$1/m" && echo x > "$1/m/file" && echo "mounted: yes"; touch "$2/mounted"; n=0; while { [ ! -e "$2/seen-prop-slave" ] || [ ! -e "$2/seen-prop-private" ]; } && [ $n -lt 300 ]; do sleep 0.2; n=$((n+1)); done; umount "$1/m"; touch "$2/prop-done""#,
+        ),
+        with("prop-slave", Some("HostToContainer"), false, looks),
+        with("prop-private", None, false, looks),
+    ]
 }
 
 /// The pod's directory on the node (under /tmp), for the hostPath setups; the reader removes
@@ -314,16 +361,18 @@ fn host_reader(base: &Container, workspace: &str) -> Container {
     let mut c = reporting(
         base,
         "host-reader",
-        r#"echo "hostFile: $(cat "$1/dir/file")"; echo "hostLink: $(cat "$2/file")"; echo "hostSubPath: $(cat "$1/sub/file")"; echo "hostTmpMode: $(stat -c %A "$3")"; rm -rf "$3/$4""#,
+        r#"echo "hostFile: $(cat "$1/dir/file")"; echo "hostLink: $(cat "$2/file")"; echo "hostSubPath: $(cat "$1/sub/file")"; echo "hostTmpMode: $(stat -c %A "$3")"; n=0; while [ ! -e "$5/prop-done" ] && [ $n -lt 300 ]; do sleep 0.2; n=$((n+1)); done; rm -rf "$3/$4""#,
         &[
             HOST_ROOT,
             "/mnt/proctor-host-link",
             "/mnt/proctor-host-tmp",
             workspace.trim_start_matches("/tmp/"),
+            STATE,
         ],
     );
     c.security_context = Some(root());
     c.volume_mounts = Some(vec![
+        mount("state", STATE, false),
         mount("host-root", HOST_ROOT, true),
         mount("host-link", "/mnt/proctor-host-link", true),
         mount("host-tmp", "/mnt/proctor-host-tmp", false),
@@ -345,7 +394,45 @@ fn shape_unsafe_sysctl(spec: &mut PodSpec, base: &Container) {
     spec.containers = vec![c];
 }
 
-fn shape_host(spec: &mut PodSpec, base: &Container) {
+/// The hostPort of pod 3, the same for every pod of one attempt (from their common name; the
+/// pods of two runs on one node would otherwise wait for each other's port).
+pub fn host_port(pod_name: &str) -> i32 {
+    let attempt = pod_name
+        .rsplit_once("-p")
+        .map_or(pod_name, |(prefix, _)| prefix);
+    // FNV-1a: stable across builds, unlike the standard library's hasher.
+    let hash = attempt.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    20_000 + (hash % 10_000) as i32
+}
+
+/// Pod 3: a server on a hostPort, answering one connection with [`PORT_BANNER`] (it gives up
+/// after a minute), for pod 1 to reach at the node's IP.
+fn shape_port_server(spec: &mut PodSpec, base: &Container, port: i32) {
+    let mut c = base.clone();
+    c.name = "port-server".into();
+    c.ports = Some(vec![ContainerPort {
+        container_port: 8080,
+        host_port: Some(port),
+        protocol: Some("TCP".into()),
+        ..ContainerPort::default()
+    }]);
+    c.command = Some(
+        [
+            "sh",
+            "-c",
+            r#"timeout 60 nc -l -p 8080 -e echo "$1"; true"#,
+            "probe",
+            PORT_BANNER,
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    );
+    spec.containers = vec![c];
+}
+
+fn shape_host(spec: &mut PodSpec, base: &Container, port: i32) {
     spec.host_pid = Some(true);
     spec.host_ipc = Some(true);
     spec.host_network = Some(true);
@@ -356,8 +443,8 @@ fn shape_host(spec: &mut PodSpec, base: &Container) {
     let mut c = reporting(
         base,
         "host-1",
-        r#"for n in pid ipc uts; do echo "$n: $(readlink /proc/self/ns/$n)"; done; echo "hostIp: $HOST_IP"; if ip -o addr | grep -q " $HOST_IP/"; then echo "hostIpOnInterface: yes"; else echo "hostIpOnInterface: no"; fi; echo "alias: $(grep -F "$1" /etc/hosts | tr -s ' \t' ' ')"; echo "hostsHeader: $(head -n 1 /etc/hosts)""#,
-        &[ALIAS_NAME],
+        r#"for n in pid ipc uts; do echo "$n: $(readlink /proc/self/ns/$n)"; done; echo "hostIp: $HOST_IP"; if ip -o addr | grep -q " $HOST_IP/"; then echo "hostIpOnInterface: yes"; else echo "hostIpOnInterface: no"; fi; echo "alias: $(grep -F "$1" /etc/hosts | tr -s ' \t' ' ')"; echo "hostsHeader: $(head -n 1 /etc/hosts)"; n=0; got=; while [ -z "$got" ] && [ $n -lt 30 ]; do got=$(nc -w 2 "$HOST_IP" "$2" </dev/null 2>/dev/null); [ -n "$got" ] || sleep 1; n=$((n+1)); done; echo "hostPort: ${got:-unreachable}""#,
+        &[ALIAS_NAME, &port.to_string()],
     );
     c.env = Some(vec![EnvVar {
         name: "HOST_IP".into(),
@@ -381,10 +468,10 @@ fn shape_host(spec: &mut PodSpec, base: &Container) {
     spec.containers = vec![c, own];
 }
 
-/// Judged once the three pods ended (pod 2 is refused by the kubelet, so it ends at once).
+/// Judged once the four pods ended (pod 2 is refused by the kubelet, so it ends at once).
 pub fn step(at: &At) -> Step {
     match at.observed {
-        [p0, p1, p2] if p0.is_finished() && p1.is_finished() && p2.is_finished() => {
+        [p0, p1, p2, p3] if [p0, p1, p2, p3].iter().all(|p| p.is_finished()) => {
             Step::Judge { read_log: false }
         }
         _ => Step::Wait,
@@ -424,12 +511,17 @@ fn report<'a>(pod: &'a PodObservation, name: &str) -> Option<Report<'a>> {
 }
 
 pub fn judge(evidence: &Evidence) -> Option<Outcome> {
-    let [p0, p1, p2] = evidence.pods.as_slice() else {
+    let [p0, p1, p2, _] = evidence.pods.as_slice() else {
         return None;
     };
     let mut missing = Vec::new();
     let mut reports = Vec::new();
-    for name in SETUPS.iter().map(|s| s.name).chain(["host-reader"]) {
+    for name in SETUPS.iter().map(|s| s.name).chain([
+        "host-reader",
+        "prop-shared",
+        "prop-slave",
+        "prop-private",
+    ]) {
         match report(p0, name) {
             Some(r) => reports.push(r),
             None => missing.push(name),
@@ -461,6 +553,9 @@ pub fn judge(evidence: &Evidence) -> Option<Outcome> {
         unset,
         modes,
         reader,
+        shared,
+        slave,
+        private,
     ] = reports.as_slice()
     else {
         return None;
@@ -568,6 +663,13 @@ pub fn judge(evidence: &Evidence) -> Option<Outcome> {
         "drwxrwxrwt",
         reader.get("hostTmpMode"),
     ));
+    checks.push(equal("propagationShared", "yes", shared.get("mounted")));
+    checks.push(equal(
+        "propagationHostToContainer",
+        "yes",
+        slave.get("propagated"),
+    ));
+    checks.push(equal("propagationNone", "no", private.get("propagated")));
     checks.push(equal(
         "unsafeSysctl",
         "pod Failed: SysctlForbidden".to_owned(),
@@ -610,6 +712,7 @@ pub fn judge(evidence: &Evidence) -> Option<Outcome> {
         format!("{ALIAS_IP} {ALIAS_NAME}"),
         host.get("alias").to_owned(),
     ));
+    checks.push(equal("hostPort", PORT_BANNER, host.get("hostPort")));
     // The kubelet writes the host network's /etc/hosts under a header of its own, and leaves
     // a container's own /etc/hosts mount alone.
     checks.push(equal(
@@ -637,7 +740,7 @@ mod tests {
     use super::*;
     use crate::api::Verdict;
 
-    fn pods(texts: [&str; 3]) -> Evidence {
+    fn pods(texts: [&str; 4]) -> Evidence {
         Evidence {
             pods: texts
                 .iter()
@@ -665,14 +768,16 @@ mod tests {
             include_str!("../../../tests/fixtures/pods/privileged-runc-0.json"),
             include_str!("../../../tests/fixtures/pods/privileged-runc-1.json"),
             include_str!("../../../tests/fixtures/pods/privileged-runc-2.json"),
+            include_str!("../../../tests/fixtures/pods/privileged-runc-3.json"),
         ]))
         .unwrap();
         assert_eq!(runc.verdict, Verdict::Passed, "{runc:?}");
-        assert_eq!(runc.checks.len(), 33);
+        assert_eq!(runc.checks.len(), 37);
         let faulty = judge(&pods([
             include_str!("../../../tests/fixtures/pods/privileged-faulty-insecure-0.json"),
             include_str!("../../../tests/fixtures/pods/privileged-faulty-insecure-1.json"),
             include_str!("../../../tests/fixtures/pods/privileged-faulty-insecure-2.json"),
+            include_str!("../../../tests/fixtures/pods/privileged-faulty-insecure-3.json"),
         ]))
         .unwrap();
         assert_eq!(
@@ -701,6 +806,7 @@ mod tests {
             include_str!("../../../tests/fixtures/pods/privileged-runc-0.json"),
             include_str!("../../../tests/fixtures/pods/privileged-runc-1.json"),
             include_str!("../../../tests/fixtures/pods/privileged-runc-2.json"),
+            include_str!("../../../tests/fixtures/pods/privileged-runc-3.json"),
         ]);
         let unprivileged = evidence.pods[0]
             .containers
@@ -740,5 +846,13 @@ mod tests {
             (Verdict::Error, "NotReported")
         );
         assert!(outcome.message.ends_with(": host-1"), "{}", outcome.message);
+    }
+
+    #[test]
+    fn the_pods_of_one_attempt_share_a_host_port_that_differs_between_runs() {
+        let port = host_port("run-1a2b3c-privileged-0-p1");
+        assert_eq!(port, host_port("run-1a2b3c-privileged-0-p3"));
+        assert_ne!(port, host_port("run-4d5e6f-privileged-0-p3"));
+        assert!((20_000..30_000).contains(&port));
     }
 }

@@ -175,6 +175,12 @@ pub const FAULTS: &[Fault] = &[
         ..PASS
     },
     Fault {
+        name: "propagation",
+        breaks: "mounts every volume rprivate, whatever mountPropagation asks (Bidirectional, HostToContainer)",
+        edit_spec: private_mounts,
+        ..PASS
+    },
+    Fault {
         name: "root",
         breaks: "runs the process as root (uid 0, gid 0), whatever runAsUser and runAsGroup ask",
         edit_spec: run_as_root,
@@ -525,6 +531,38 @@ fn writable_mounts(spec: &mut Value) -> Result<String, String> {
         changed.push(destination.unwrap_or("?").to_owned());
     }
     Ok(format!("made writable: {}", changed.join(", ")))
+}
+
+fn private_mounts(spec: &mut Value) -> Result<String, String> {
+    let mounts = spec
+        .get_mut("mounts")
+        .and_then(Value::as_array_mut)
+        .ok_or("spec has no mounts")?;
+    let mut changed = Vec::new();
+    for mount in mounts {
+        let Some(options) = mount.get_mut("options").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        let mut private = false;
+        for option in options.iter_mut() {
+            if matches!(
+                option.as_str(),
+                Some("rshared" | "shared" | "rslave" | "slave")
+            ) {
+                *option = json!("rprivate");
+                private = true;
+            }
+        }
+        if private {
+            let destination = mount.get("destination").and_then(Value::as_str);
+            changed.push(destination.unwrap_or("?").to_owned());
+        }
+    }
+    Ok(if changed.is_empty() {
+        String::new()
+    } else {
+        format!("made private: {}", changed.join(", "))
+    })
 }
 
 /// Every capability the kernel of this machine knows (Linux 5.9 and later).
@@ -1628,6 +1666,29 @@ mod tests {
         assert_eq!(
             spec["linux"]["namespaces"],
             json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts", "path": "/proc/42/ns/uts"}])
+        );
+    }
+
+    #[test]
+    fn propagation_fault_makes_shared_and_slave_mounts_private() {
+        let mut spec = json!({"mounts": [
+            {"destination": "/a", "type": "bind", "options": ["rbind", "rshared", "rw"]},
+            {"destination": "/b", "type": "bind", "options": ["rbind", "rslave", "ro"]},
+            {"destination": "/c", "type": "bind", "options": ["rbind", "rprivate", "rw"]},
+        ]});
+        let what = (Fault::by_name("propagation").unwrap().edit_spec)(&mut spec).unwrap();
+        assert_eq!(what, "made private: /a, /b");
+        assert_eq!(
+            spec["mounts"][0]["options"],
+            json!(["rbind", "rprivate", "rw"])
+        );
+        assert_eq!(
+            spec["mounts"][1]["options"],
+            json!(["rbind", "rprivate", "ro"])
+        );
+        assert_eq!(
+            spec["mounts"][2]["options"],
+            json!(["rbind", "rprivate", "rw"])
         );
     }
 
