@@ -185,7 +185,7 @@ fn ci_identity(ns: &str, dir: &std::path::Path) -> std::path::PathBuf {
   verbs: [create, get]
 - apiGroups: [""]
   resources: [secrets, configmaps]
-  verbs: [create]
+  verbs: [create, get, update, delete]
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch, list]

@@ -355,6 +355,8 @@ async fn every_fault_of_the_mutation_matrix_has_a_runtime_class() {
         "faulty-volumes",
         "faulty-resources",
         "faulty-netns",
+        "faulty-podns",
+        "faulty-propagation",
         "faulty-tmpfs",
         "faulty-subpath",
         "faulty-modes",

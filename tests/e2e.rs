@@ -291,6 +291,7 @@ const MATRIX: &[(&str, &[&str])] = &[
             "variable-expansion",
             "config-map-volume",
             "secret-volume",
+            "live-updates",
         ],
     ),
     // The container's cgroup unlimited (the OOM probe's limit too), and network, IPC and PID
@@ -519,6 +520,12 @@ async fn each_faulty_runtime_fails_exactly_the_probes_that_check_its_behaviour()
         ("faulty-exit", "init-containers", "NeverFailingInitMismatch"),
         ("faulty-volumes", "downward-api", "FileDefaultModeMismatch"),
         ("faulty-env", "secret-volume", "EnvSpacedMismatch"),
+        // The first content of a ConfigMap file lacks its last byte.
+        (
+            "faulty-identity",
+            "live-updates",
+            "ConfigMapUpdatedBeforeMismatch",
+        ),
         // The containers of the shareProcessNamespace pod apart.
         (
             "faulty-isolation",

@@ -153,7 +153,7 @@ pub enum CleanupPolicy {
 /// One probe: a name, exactly one kind, and optional overrides.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new(EXACTLY_ONE_KIND).message("a probe sets exactly one kind: exitCode, commandNotFound, env, stderr, processGroupKill, concurrentStart, execExitCode, execMissingBinary, largeOutput, workingDir, gracefulShutdown, readOnlyVolume, rapidCreateDelete, oomKill, deadlineExceeded, terminationMessage, unicodeOutput, restartCount, runAsIdentity, fsGroup, capabilities, noNewPrivileges, seccompDefault, readOnlyRootFilesystem, maskedPaths, sysctls, hostDevices, hostname, etcHosts, dnsConfig, downwardApi, variableExpansion, resourceLimits, emptyDirMemory, subPath, projectedVolume, longLogLine, podNetwork, podToPodTcp, sharedLocalhost, postStart, preStop, livenessRestart, containerProbes, sidecarProbes, initContainers, namespaces, privileged, configMapVolume, secretVolume, emptyDirModes or custom"))]
+#[x_kube(validation = Rule::new(EXACTLY_ONE_KIND).message("a probe sets exactly one kind: exitCode, commandNotFound, env, stderr, processGroupKill, concurrentStart, execExitCode, execMissingBinary, largeOutput, workingDir, gracefulShutdown, readOnlyVolume, rapidCreateDelete, oomKill, deadlineExceeded, terminationMessage, unicodeOutput, restartCount, runAsIdentity, fsGroup, capabilities, noNewPrivileges, seccompDefault, readOnlyRootFilesystem, maskedPaths, sysctls, hostDevices, hostname, etcHosts, dnsConfig, downwardApi, variableExpansion, resourceLimits, emptyDirMemory, subPath, projectedVolume, longLogLine, podNetwork, podToPodTcp, sharedLocalhost, postStart, preStop, livenessRestart, containerProbes, sidecarProbes, initContainers, namespaces, privileged, liveUpdates, configMapVolume, secretVolume, emptyDirModes or custom"))]
 pub struct Probe {
     /// Name of the probe, unique in the run: a DNS label of at most 40 characters.
     #[schemars(
@@ -334,6 +334,10 @@ pub struct Probe {
     /// seccomp, escalation, host namespaces) reach the process; needs `allowPrivileged`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privileged: Option<EmptyParams>,
+    /// Updated, deleted and created ConfigMaps and Secrets, and changed labels and annotations,
+    /// reach the volumes of a running pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_updates: Option<EmptyParams>,
     /// A ConfigMap's keys reach the container in volumes, with their content and modes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_map_volume: Option<EmptyParams>,
@@ -364,7 +368,7 @@ pub const RESERVED_ENV: &str = "!(self in ['PATH', 'HOME', 'HOSTNAME', 'TERM', '
 
 /// The CEL rule behind "exactly one kind"; kept next to [`Probe`] and checked by a unit test to
 /// name every kind field.
-pub const EXACTLY_ONE_KIND: &str = "[has(self.exitCode), has(self.commandNotFound), has(self.env), has(self.stderr), has(self.processGroupKill), has(self.concurrentStart), has(self.execExitCode), has(self.execMissingBinary), has(self.largeOutput), has(self.workingDir), has(self.gracefulShutdown), has(self.readOnlyVolume), has(self.rapidCreateDelete), has(self.oomKill), has(self.deadlineExceeded), has(self.terminationMessage), has(self.unicodeOutput), has(self.restartCount), has(self.runAsIdentity), has(self.fsGroup), has(self.capabilities), has(self.noNewPrivileges), has(self.seccompDefault), has(self.readOnlyRootFilesystem), has(self.maskedPaths), has(self.sysctls), has(self.hostDevices), has(self.hostname), has(self.etcHosts), has(self.dnsConfig), has(self.downwardApi), has(self.variableExpansion), has(self.resourceLimits), has(self.emptyDirMemory), has(self.subPath), has(self.projectedVolume), has(self.longLogLine), has(self.podNetwork), has(self.podToPodTcp), has(self.sharedLocalhost), has(self.postStart), has(self.preStop), has(self.livenessRestart), has(self.containerProbes), has(self.sidecarProbes), has(self.initContainers), has(self.namespaces), has(self.privileged), has(self.configMapVolume), has(self.secretVolume), has(self.emptyDirModes), has(self.custom)].filter(k, k).size() == 1";
+pub const EXACTLY_ONE_KIND: &str = "[has(self.exitCode), has(self.commandNotFound), has(self.env), has(self.stderr), has(self.processGroupKill), has(self.concurrentStart), has(self.execExitCode), has(self.execMissingBinary), has(self.largeOutput), has(self.workingDir), has(self.gracefulShutdown), has(self.readOnlyVolume), has(self.rapidCreateDelete), has(self.oomKill), has(self.deadlineExceeded), has(self.terminationMessage), has(self.unicodeOutput), has(self.restartCount), has(self.runAsIdentity), has(self.fsGroup), has(self.capabilities), has(self.noNewPrivileges), has(self.seccompDefault), has(self.readOnlyRootFilesystem), has(self.maskedPaths), has(self.sysctls), has(self.hostDevices), has(self.hostname), has(self.etcHosts), has(self.dnsConfig), has(self.downwardApi), has(self.variableExpansion), has(self.resourceLimits), has(self.emptyDirMemory), has(self.subPath), has(self.projectedVolume), has(self.longLogLine), has(self.podNetwork), has(self.podToPodTcp), has(self.sharedLocalhost), has(self.postStart), has(self.preStop), has(self.livenessRestart), has(self.containerProbes), has(self.sidecarProbes), has(self.initContainers), has(self.namespaces), has(self.privileged), has(self.liveUpdates), has(self.configMapVolume), has(self.secretVolume), has(self.emptyDirModes), has(self.custom)].filter(k, k).size() == 1";
 
 /// A probe kind without parameters: `{}`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema, Default)]
@@ -1206,7 +1210,7 @@ mod tests {
             .filter(|p| !NOT_KINDS.contains(p))
             .collect();
         kinds.sort_unstable();
-        assert_eq!(kinds.len(), 52, "{kinds:?}");
+        assert_eq!(kinds.len(), 53, "{kinds:?}");
 
         let rule = &schema["x-kubernetes-validations"][0];
         assert_eq!(rule["rule"], EXACTLY_ONE_KIND);

@@ -110,6 +110,143 @@ pub async fn create_config_map(client: &Client, config_map: &ConfigMap) -> Resul
     .await
 }
 
+/// The changes a `liveUpdates` probe makes to its running pod's sources: its ConfigMaps and
+/// Secrets updated, deleted and created, then its labels and annotations patched (last: the pod
+/// update makes the kubelet remount the volumes at once). Idempotent, so a retry after a
+/// controller restart does no harm; it touches only objects this run owns (an object of that
+/// name that is not the run's is refused, never overwritten or deleted).
+pub async fn live_update(client: &Client, pod: &Pod, run_uid: &str) -> Result<(), Error> {
+    use crate::probes::kinds::live_updates::{LIVE_KEY, LIVE_VALUE, changes};
+    let changes = changes(pod);
+    for config_map in &changes.config_maps {
+        write_owned(client, config_map, run_uid).await?;
+    }
+    for secret in &changes.secrets {
+        write_owned(client, secret, run_uid).await?;
+    }
+    let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+    delete_owned::<ConfigMap>(client, ns, &changes.deleted, run_uid).await?;
+    delete_owned::<Secret>(client, ns, &changes.deleted, run_uid).await?;
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let patch = json!({"metadata": {
+        "labels": {LIVE_KEY: LIVE_VALUE},
+        "annotations": {LIVE_KEY: LIVE_VALUE},
+    }});
+    enter(|| format!("patching the labels of pod {name}"));
+    bounded(CALL_TIMEOUT, || format!("patching pod {name}"), async {
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map(|_| ())
+            .map_err(|source| Error::UpdateObject {
+                what: "pod".into(),
+                name: name.clone(),
+                source,
+            })
+    })
+    .await
+}
+
+/// Whether `meta` is owned by the run `run_uid`.
+fn owned_by(meta: &kube::api::ObjectMeta, run_uid: &str) -> bool {
+    meta.owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.uid == run_uid)
+}
+
+/// Writes `object` whole: created when absent, replaced when the run owns the one there.
+async fn write_owned<K>(client: &Client, object: &K, run_uid: &str) -> Result<(), Error>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let meta = object.meta();
+    let name = meta.name.clone().unwrap_or_default();
+    let what = K::kind(&()).to_lowercase();
+    let api: Api<K> = Api::namespaced(
+        client.clone(),
+        meta.namespace.as_deref().unwrap_or_default(),
+    );
+    let failed = |source| Error::UpdateObject {
+        what: what.clone(),
+        name: name.clone(),
+        source,
+    };
+    enter(|| format!("writing {what} {name}"));
+    bounded(CALL_TIMEOUT, || format!("writing {what} {name}"), async {
+        match api.get_opt(&name).await.map_err(failed)? {
+            None => api
+                .create(&PostParams::default(), object)
+                .await
+                .map(|_| ())
+                .map_err(failed),
+            Some(existing) if !owned_by(existing.meta(), run_uid) => Err(Error::ObjectTaken {
+                what: what.clone(),
+                name: name.clone(),
+            }),
+            Some(existing) => {
+                let mut replaced = object.clone();
+                replaced.meta_mut().resource_version = existing.meta().resource_version.clone();
+                api.replace(&name, &PostParams::default(), &replaced)
+                    .await
+                    .map(|_| ())
+                    .map_err(failed)
+            }
+        }
+    })
+    .await
+}
+
+/// Deletes object `name` when the run owns it; gone already is done.
+async fn delete_owned<K>(client: &Client, ns: &str, name: &str, run_uid: &str) -> Result<(), Error>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let what = K::kind(&()).to_lowercase();
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    let failed = |source| Error::UpdateObject {
+        what: what.clone(),
+        name: name.to_owned(),
+        source,
+    };
+    enter(|| format!("deleting {what} {name}"));
+    bounded(CALL_TIMEOUT, || format!("deleting {what} {name}"), async {
+        let Some(existing) = api.get_opt(name).await.map_err(failed)? else {
+            return Ok(());
+        };
+        if !owned_by(existing.meta(), run_uid) {
+            return Err(Error::ObjectTaken {
+                what: what.clone(),
+                name: name.to_owned(),
+            });
+        }
+        let params = DeleteParams {
+            preconditions: existing
+                .meta()
+                .uid
+                .clone()
+                .map(|uid| kube::api::Preconditions {
+                    uid: Some(uid),
+                    resource_version: None,
+                }),
+            ..DeleteParams::default()
+        };
+        match api.delete(name, &params).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
+            Err(source) => Err(failed(source)),
+        }
+    })
+    .await
+}
+
 /// Creates a namespaced object; `true` when one of that name exists already (a controller that
 /// restarted mid-run created it: names are deterministic).
 async fn create<K>(client: &Client, object: &K) -> Result<bool, (String, kube::Error)>
@@ -336,6 +473,24 @@ pub async fn create_pods(client: &Client, pods: &[Pod]) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// liveUpdates changes only the objects its run owns: an object of the same name without
+    /// the run among its owners is someone else's.
+    #[test]
+    fn only_objects_the_run_owns_are_its_own() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+        let owner = |uid: &str| OwnerReference {
+            uid: uid.into(),
+            ..OwnerReference::default()
+        };
+        let meta = kube::api::ObjectMeta {
+            owner_references: Some(vec![owner("other"), owner("run-uid")]),
+            ..kube::api::ObjectMeta::default()
+        };
+        assert!(owned_by(&meta, "run-uid"));
+        assert!(!owned_by(&meta, "another-run"));
+        assert!(!owned_by(&kube::api::ObjectMeta::default(), "run-uid"));
+    }
 
     fn pod(labels: &[(&str, &str)]) -> Pod {
         let mut pod = Pod::default();

@@ -40,6 +40,9 @@ pub enum Step {
     DeleteWhenReady { grace_period_seconds: i64 },
     /// Delete these pods of the attempt now, without waiting (churn).
     Delete { pods: Vec<String> },
+    /// Change the running pod's sources (`liveUpdates`): update, delete and create its
+    /// ConfigMaps and Secrets, patch its labels and annotations; recorded as an action done.
+    LiveUpdate,
     /// Carry out action `index` of a custom probe (exec or delete) on its running pod.
     CustomAction { index: usize },
     /// Look for the probe's marker in the node's process table (from the inspector pod), then

@@ -19,6 +19,14 @@ pub enum Error {
     CreateConfigMap { name: String, source: kube::Error },
     #[error("deleting pod {name}: {source}")]
     DeletePod { name: String, source: kube::Error },
+    #[error("changing {what} {name}: {source}")]
+    UpdateObject {
+        what: String,
+        name: String,
+        source: kube::Error,
+    },
+    #[error("{what} {name} exists and is not this run's: left alone")]
+    ObjectTaken { what: String, name: String },
     #[error("releasing pod {name}: {source}")]
     ReleasePod { name: String, source: kube::Error },
     #[error("releasing pod {name}: building the patch: {message}")]
@@ -56,6 +64,7 @@ impl Error {
             | Error::CheckPod { .. }
             | Error::NameTaken { .. } => "create",
             Error::DeletePod { .. } | Error::DeleteRun { .. } => "delete",
+            Error::UpdateObject { .. } | Error::ObjectTaken { .. } => "update",
             Error::ReleasePod { .. } | Error::ReleasePodPatch { .. } => "finalizer",
             Error::ReadLog { .. } | Error::ReadLogStream { .. } => "logs",
             Error::Exec { .. } => "exec",
@@ -94,6 +103,30 @@ pub fn refusal(error: &Error) -> Option<Outcome> {
                 "PodNameTaken",
                 bounded(&error.to_string(), 1000),
             ));
+        }
+        Error::ObjectTaken { .. } => {
+            return Some(Outcome::error(
+                "ObjectNameTaken",
+                bounded(&error.to_string(), 1000),
+            ));
+        }
+        Error::UpdateObject {
+            what,
+            name,
+            source: kube::Error::Api(status),
+        } => {
+            return FINAL_REFUSALS.contains(&status.code).then(|| {
+                Outcome::error(
+                    "UpdateRejected",
+                    bounded(
+                        &format!(
+                            "the API server refused to change {what} {name}: {}",
+                            status.message
+                        ),
+                        1000,
+                    ),
+                )
+            });
         }
         _ => return None,
     };

@@ -214,6 +214,13 @@ impl RunWork<'_> {
                     self.requeue_within(Duration::from_secs(1));
                     return Ok(());
                 }
+                Step::LiveUpdate => {
+                    if let Some(pod) = self.pods.get(&first) {
+                        act::live_update(&self.ctx.client, pod, &self.rc.run_uid).await?;
+                        record::record(probe, ps, Observed::ActionDone { check: None }, self.now);
+                    }
+                    return Ok(());
+                }
                 Step::CustomAction { index } => {
                     if !self.custom_action(probe, ps, index, first).await? {
                         return Ok(());

@@ -150,6 +150,9 @@ pub fn secrets(probe: &ResolvedProbe, pods: &[Pod]) -> Vec<k8s_openapi::api::cor
     if probe.kind == ProbeKind::SecretVolume {
         return pods.iter().map(kinds::config_map_volume::secret).collect();
     }
+    if probe.kind == ProbeKind::LiveUpdates {
+        return pods.iter().flat_map(kinds::live_updates::secrets).collect();
+    }
     let ProbeKind::Custom(custom) = &probe.kind else {
         return Vec::new();
     };
@@ -176,12 +179,18 @@ pub fn secrets(probe: &ResolvedProbe, pods: &[Pod]) -> Vec<k8s_openapi::api::cor
     out
 }
 
-/// The ConfigMaps the pods of an attempt mount (the `configMapVolume` probe's), each owned and
+/// The ConfigMaps the pods of an attempt mount (the `configMapVolume` and `liveUpdates` probes'), each owned and
 /// labelled as its pod is.
 pub fn config_maps(
     probe: &ResolvedProbe,
     pods: &[Pod],
 ) -> Vec<k8s_openapi::api::core::v1::ConfigMap> {
+    if probe.kind == ProbeKind::LiveUpdates {
+        return pods
+            .iter()
+            .flat_map(kinds::live_updates::config_maps)
+            .collect();
+    }
     if probe.kind != ProbeKind::ConfigMapVolume {
         return Vec::new();
     }

@@ -40,11 +40,9 @@ fn resolve(probe: &Probe) -> Option<ProbeKind> {
         .map(|_| ProbeKind::EmptyDirModes)
 }
 
-pub fn shape(spec: &mut PodSpec) {
-    // No fsGroup: the kubelet would give the volumes to its group, setgid.
-    if let Some(context) = spec.security_context.as_mut() {
-        context.fs_group = None;
-    }
+/// The two emptyDirs, `disk` (default medium) and `memory` (a tmpfs), mounted at [`DISK`] and
+/// [`MEMORY`].
+pub fn volumes() -> Vec<Volume> {
     let volume = |name: &str, medium: Option<&str>| Volume {
         name: name.into(),
         empty_dir: Some(EmptyDirVolumeSource {
@@ -53,7 +51,15 @@ pub fn shape(spec: &mut PodSpec) {
         }),
         ..Volume::default()
     };
-    spec.volumes = Some(vec![volume("disk", None), volume("memory", Some("Memory"))]);
+    vec![volume("disk", None), volume("memory", Some("Memory"))]
+}
+
+pub fn shape(spec: &mut PodSpec) {
+    // No fsGroup: the kubelet would give the volumes to its group, setgid.
+    if let Some(context) = spec.security_context.as_mut() {
+        context.fs_group = None;
+    }
+    spec.volumes = Some(volumes());
     if let Some(container) = spec.containers.first_mut() {
         container.volume_mounts = Some(vec![
             mount("disk", DISK, false),

@@ -30,6 +30,7 @@ pub mod host_devices;
 pub mod hostname;
 pub mod init_containers;
 pub mod large_output;
+pub mod live_updates;
 pub mod liveness_restart;
 pub mod long_log_line;
 pub mod masked_paths;
@@ -146,6 +147,7 @@ pub const KINDS: &[Kind] = &[
     init_containers::KIND,
     namespaces::KIND,
     privileged::KIND,
+    live_updates::KIND,
     config_map_volume::KIND,
     config_map_volume::SECRET_KIND,
     empty_dir_modes::KIND,
@@ -252,6 +254,7 @@ pub enum ProbeKind {
     InitContainers,
     Namespaces,
     Privileged,
+    LiveUpdates,
     ConfigMapVolume,
     SecretVolume,
     EmptyDirModes,
@@ -329,6 +332,7 @@ impl ProbeKind {
             ProbeKind::InitContainers => init_containers::KIND.name,
             ProbeKind::Namespaces => namespaces::KIND.name,
             ProbeKind::Privileged => privileged::KIND.name,
+            ProbeKind::LiveUpdates => live_updates::KIND.name,
             ProbeKind::ConfigMapVolume => config_map_volume::KIND.name,
             ProbeKind::SecretVolume => config_map_volume::SECRET_KIND.name,
             ProbeKind::EmptyDirModes => empty_dir_modes::KIND.name,
@@ -451,7 +455,8 @@ impl ProbeKind {
             | ProbeKind::InitContainers
             | ProbeKind::ConfigMapVolume
             | ProbeKind::SecretVolume
-            | ProbeKind::EmptyDirModes => true,
+            | ProbeKind::EmptyDirModes
+            | ProbeKind::LiveUpdates => true,
             ProbeKind::Custom(c) => custom::needs_log(c),
             _ => false,
         }
@@ -476,6 +481,7 @@ impl ProbeKind {
             ProbeKind::InitContainers => init_containers::step(at),
             ProbeKind::Namespaces => namespaces::step(at),
             ProbeKind::Privileged => privileged::step(at),
+            ProbeKind::LiveUpdates => live_updates::step(at),
             _ if at.finished => Step::Judge {
                 read_log: self.needs_log(),
             },
@@ -555,6 +561,7 @@ impl ProbeKind {
             ProbeKind::InitContainers => init_containers::shape(spec, index),
             ProbeKind::Namespaces => namespaces::shape(spec, index),
             ProbeKind::Privileged => privileged::shape(spec, index, &pod_name),
+            ProbeKind::LiveUpdates => live_updates::shape(spec, &pod_name),
             ProbeKind::ConfigMapVolume => config_map_volume::shape(false, spec, &pod_name),
             ProbeKind::SecretVolume => config_map_volume::shape(true, spec, &pod_name),
             ProbeKind::EmptyDirModes => empty_dir_modes::shape(spec),
@@ -632,6 +639,7 @@ impl ProbeKind {
             ProbeKind::InitContainers => init_containers::judge(evidence),
             ProbeKind::Namespaces => namespaces::judge(evidence),
             ProbeKind::Privileged => privileged::judge(evidence),
+            ProbeKind::LiveUpdates => live_updates::judge(evidence),
             ProbeKind::ConfigMapVolume => config_map_volume::judge(false, evidence),
             ProbeKind::SecretVolume => config_map_volume::judge(true, evidence),
             ProbeKind::EmptyDirModes => empty_dir_modes::judge(evidence),
@@ -716,6 +724,18 @@ fn field<'a>(log: &'a str, key: &str) -> Option<&'a str> {
 /// [`field`], or `missing` when the log has no such line.
 fn field_or<'a>(log: &'a str, missing: &'a str, key: &str) -> &'a str {
     field(log, key).unwrap_or(missing)
+}
+
+/// The evidence of pods recorded on the test cluster (their JSON), for the kinds' unit tests.
+#[cfg(test)]
+fn recorded(texts: &[&str]) -> Evidence {
+    Evidence {
+        pods: texts
+            .iter()
+            .map(|t| crate::verdict::PodObservation::of(&serde_json::from_str::<Pod>(t).unwrap()))
+            .collect(),
+        ..Evidence::default()
+    }
 }
 
 /// The log's text, for kinds judged from what the probe printed.

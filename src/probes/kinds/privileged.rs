@@ -14,13 +14,14 @@
 //! not dropped or not given, a filter where none was asked, host namespaces not joined.
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, HostAlias,
-    HostPathVolumeSource, ObjectFieldSelector, PodSpec, SeccompProfile, SecurityContext, Sysctl,
-    Volume, VolumeMount,
+    Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, HostAlias, HostPathVolumeSource,
+    ObjectFieldSelector, PodSpec, SeccompProfile, SecurityContext, Sysctl, Volume, VolumeMount,
 };
 
 use super::capabilities::names;
-use super::empty_dir_modes::{DISK, MEMORY, MODES, SCRIPT as MODES_SCRIPT};
+use super::empty_dir_modes::{
+    DISK, MEMORY, MODES, SCRIPT as MODES_SCRIPT, volumes as empty_dir_volumes,
+};
 use super::namespaces::{NODE_IPC, NODE_PID, NODE_UTS};
 use super::{Kind, ProbeKind, field, mount};
 use crate::api::Check;
@@ -219,18 +220,9 @@ pub fn shape(spec: &mut PodSpec, index: usize, pod_name: &str) {
             value: "1".into(),
         }]);
     }
-    let volume = |name: &str, medium: Option<&str>| Volume {
-        name: name.into(),
-        empty_dir: Some(EmptyDirVolumeSource {
-            medium: medium.map(str::to_owned),
-            size_limit: None,
-        }),
-        ..Volume::default()
-    };
     let workspace = host_workspace(pod_name);
-    spec.volumes = Some(vec![
-        volume("disk", None),
-        volume("memory", Some("Memory")),
+    let mut volumes = empty_dir_volumes();
+    volumes.extend([
         host_path("host-root", &workspace, Some("DirectoryOrCreate")),
         host_path("host-link", &format!("{workspace}/link"), None),
         host_path("host-tmp", "/tmp", Some("Directory")),
@@ -241,6 +233,7 @@ pub fn shape(spec: &mut PodSpec, index: usize, pod_name: &str) {
         ),
         super::empty_dir("state"),
     ]);
+    spec.volumes = Some(volumes);
     spec.containers = SETUPS
         .iter()
         .map(|setup| {
@@ -735,19 +728,11 @@ pub fn judge(evidence: &Evidence) -> Option<Outcome> {
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::Pod;
-
     use super::*;
     use crate::api::Verdict;
 
     fn pods(texts: [&str; 4]) -> Evidence {
-        Evidence {
-            pods: texts
-                .iter()
-                .map(|t| PodObservation::of(&serde_json::from_str::<Pod>(t).unwrap()))
-                .collect(),
-            ..Evidence::default()
-        }
+        super::super::recorded(&texts)
     }
 
     fn failed(outcome: &Outcome) -> Vec<&str> {
