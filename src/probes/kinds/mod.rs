@@ -661,13 +661,21 @@ fn script(container: &mut Container, source: &str, args: &[&str]) {
     container.command = Some(command);
 }
 
-/// An exec hook that writes `ran` to the file `marker` (its path an argument, not shell).
+/// An exec hook that writes `ran` to the file `marker` (its path an argument, not shell), whole
+/// at once: written beside it and renamed, so that a container waiting for the file never reads
+/// it empty (the hook's shell creates it before it writes).
 fn marker_hook(marker: &str) -> k8s_openapi::api::core::v1::ExecAction {
     k8s_openapi::api::core::v1::ExecAction {
         command: Some(
-            ["sh", "-c", r#"echo ran > "$1""#, "hook", marker]
-                .map(str::to_owned)
-                .to_vec(),
+            [
+                "sh",
+                "-c",
+                r#"echo ran > "$1.tmp" && mv "$1.tmp" "$1""#,
+                "hook",
+                marker,
+            ]
+            .map(str::to_owned)
+            .to_vec(),
         ),
     }
 }
