@@ -363,6 +363,11 @@ async fn every_fault_of_the_mutation_matrix_has_a_runtime_class() {
         "faulty-split",
         "faulty-content",
         "faulty-dirmode",
+        "faulty-stdio",
+        "faulty-stdin",
+        "faulty-prevlog",
+        "faulty-slowfirst",
+        "faulty-cmd",
     ] {
         assert!(
             names.iter().any(|n| n == wanted),

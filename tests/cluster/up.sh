@@ -490,6 +490,7 @@ start_cluster() {
     --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
     --use-service-account-credentials=true \
     --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
+    --allocate-node-cidrs=true --cluster-cidr="$POD_CIDR" --node-cidr-mask-size="${POD_CIDR#*/}" \
     --profiling=false
   start kube-scheduler "$BIN/kube-scheduler" \
     --kubeconfig="$CONF/scheduler.kubeconfig" \

@@ -22,6 +22,8 @@ pub struct Fault {
     pub rewrite_signal: fn(&str) -> Option<&'static str>,
     /// Sends the workload's stderr to /dev/null.
     pub silences_stderr: bool,
+    /// Gives the workload /dev/null for stdin (what attach and `stdin: true` would feed).
+    pub closes_stdin: bool,
     /// Passes the workload's stdout through a filter that replaces every non-ASCII byte by `?`.
     pub mangles_stdout: bool,
     /// Passes the workload's stdout through a filter that forwards this many bytes and drops
@@ -84,6 +86,7 @@ const PASS: Fault = Fault {
     edit_sandbox: |_| Ok(String::new()),
     rewrite_signal: |_| None,
     silences_stderr: false,
+    closes_stdin: false,
     mangles_stdout: false,
     truncates_stdout_at: 0,
     splits_lines_at: 0,
@@ -125,6 +128,33 @@ pub const FAULTS: &[Fault] = &[
         breaks: "stderr goes to /dev/null",
         edit_spec: |_| Ok("stderr sent to /dev/null".to_owned()),
         silences_stderr: true,
+        ..PASS
+    },
+    Fault {
+        name: "cmd",
+        breaks: "appends `sh` (the probe image's CMD) to every container's arguments, as a runtime that adds the image's CMD after the command it was given",
+        edit_spec: append_image_cmd,
+        ..PASS
+    },
+    Fault {
+        name: "slowfirst",
+        breaks: "the first container of each pod begins its process 5 s after runc reports it started (a runtime that says running before the process runs): a sidecar is not yet up when the app container starts",
+        edit_spec: slow_first_start,
+        ..PASS
+    },
+    Fault {
+        name: "stdin",
+        breaks: "the container's stdin is /dev/null: attach and `stdin: true` reach nothing",
+        edit_spec: |_| Ok("stdin from /dev/null".to_owned()),
+        closes_stdin: true,
+        ..PASS
+    },
+    Fault {
+        name: "stdio",
+        breaks: "stderr and stdin at once (each breaks a different probe)",
+        edit_spec: |_| Ok("stderr sent to /dev/null; stdin from /dev/null".to_owned()),
+        silences_stderr: true,
+        closes_stdin: true,
         ..PASS
     },
     Fault {
@@ -274,7 +304,7 @@ pub const FAULTS: &[Fault] = &[
     },
     Fault {
         name: "downward",
-        breaks: "the downward API tells of another pod: env values and downwardAPI volume files equal to the pod's name, namespace or UID get a `stale-` prefix",
+        breaks: "the downward API tells of another pod and node: env values and downwardAPI volume files equal to the pod's name, namespace or UID, and env values and downwardAPI and projected volume files equal to the node's allocatable CPU (millicores) or memory (bytes), get a `stale-` prefix",
         edit_spec: stale_downward_api,
         ..PASS
     },
@@ -347,8 +377,14 @@ pub const FAULTS: &[Fault] = &[
         ..PASS
     },
     Fault {
+        name: "prevlog",
+        breaks: "empties the logs of a container's earlier runs when it is started again (as a runtime that reuses one log file)",
+        edit_spec: empty_earlier_logs,
+        ..PASS
+    },
+    Fault {
         name: "volumes",
-        breaks: "tmpfs, subpath, modes and split at once (each breaks a different probe)",
+        breaks: "tmpfs, subpath, modes, split and prevlog at once (each breaks a different probe)",
         edit_spec: broken_volumes,
         splits_lines_at: SPLIT_AT,
         ..PASS
@@ -421,6 +457,61 @@ fn exit_zero(spec: &mut Value) -> Result<String, String> {
     wrap_exit_zero(process)?;
     mount_exit_shell(spec)?;
     Ok("process wrapped to exit 0".to_owned())
+}
+
+/// The probe image's CMD (busybox's).
+const IMAGE_CMD: &str = "sh";
+
+fn append_image_cmd(spec: &mut Value) -> Result<String, String> {
+    let args = spec
+        .pointer_mut("/process/args")
+        .and_then(Value::as_array_mut)
+        .ok_or("process has no args")?;
+    args.push(json!(IMAGE_CMD));
+    Ok(format!("`{IMAGE_CMD}` appended to the args"))
+}
+
+/// How long the `slowfirst` fault holds a pod's first process back.
+pub const SLOW_FIRST_SECONDS: u32 = 5;
+/// Where the `slowfirst` fault notes the pods whose first container it held back.
+const SLOW_FIRST_DIR: &str = "/run/faulty-runc/slowfirst";
+
+fn slow_first_start(spec: &mut Value) -> Result<String, String> {
+    let Some(sandbox) = spec
+        .pointer("/annotations/io.kubernetes.cri.sandbox-id")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+    else {
+        return Ok(String::new());
+    };
+    std::fs::create_dir_all(SLOW_FIRST_DIR).map_err(|e| format!("mkdir {SLOW_FIRST_DIR}: {e}"))?;
+    let note = std::path::Path::new(SLOW_FIRST_DIR).join(sandbox);
+    // Only the pod's first container: the note exists for every later one.
+    if std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&note)
+        .is_err()
+    {
+        return Ok(String::new());
+    }
+    let args = spec
+        .pointer_mut("/process/args")
+        .and_then(Value::as_array_mut)
+        .ok_or("process has no args")?;
+    let mut wrapped = vec![
+        json!(EXIT_SHELL),
+        json!("sh"),
+        json!("-c"),
+        json!(format!("sleep {SLOW_FIRST_SECONDS}; exec \"$@\"")),
+        json!("faulty-slowfirst"),
+    ];
+    wrapped.append(args);
+    *args = wrapped;
+    mount_exit_shell(spec)?;
+    Ok(format!(
+        "the pod's first process held back {SLOW_FIRST_SECONDS} s"
+    ))
 }
 
 /// Wraps a process's argv in the exit-0 shell (which must be mounted in the container).
@@ -913,8 +1004,43 @@ fn pod_identity(spec: &Value) -> Vec<String> {
     .collect()
 }
 
+/// The test cluster's kubelet reserves nothing but its hard eviction threshold
+/// (`memory.available: 100Mi`, tests/cluster/up.sh).
+const EVICTION_HARD_BYTES: u64 = 100 * 1024 * 1024;
+
+/// The node's allocatable CPU in millicores and memory in bytes, as this machine's kubelet
+/// computes them (every online CPU; MemTotal less the hard eviction threshold) and the
+/// downward API reports them for a container without limits (divisors 1m and 1).
+fn node_allocatable() -> Vec<String> {
+    let mut values = Vec::new();
+    if let Ok(online) = std::fs::read_to_string("/sys/devices/system/cpu/online") {
+        let cpus: u64 = online
+            .trim()
+            .split(',')
+            .filter_map(|range| match range.split_once('-') {
+                Some((a, b)) => Some(b.parse::<u64>().ok()? - a.parse::<u64>().ok()? + 1),
+                None => range.parse::<u64>().ok().map(|_| 1),
+            })
+            .sum();
+        if cpus > 0 {
+            values.push((cpus * 1000).to_string());
+        }
+    }
+    if let Ok(meminfo) = std::fs::read_to_string("/proc/meminfo")
+        && let Some(kib) = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    {
+        values.push((kib * 1024).saturating_sub(EVICTION_HARD_BYTES).to_string());
+    }
+    values
+}
+
 fn stale_downward_api(spec: &mut Value) -> Result<String, String> {
-    let identity = pod_identity(spec);
+    let mut identity = pod_identity(spec);
+    let allocatable = node_allocatable();
+    identity.extend(allocatable.iter().cloned());
     let mut changed = Vec::new();
     if let Some(env) = spec
         .pointer_mut("/process/env")
@@ -940,9 +1066,15 @@ fn stale_downward_api(spec: &mut Value) -> Result<String, String> {
         let Some(source) = mount.get("source").and_then(Value::as_str) else {
             continue;
         };
-        if !source.contains("/volumes/kubernetes.io~downward-api/") {
+        // Projected volumes only for the node's figures: the projectedVolume probe's files of
+        // the pod's identity stay as they are (its fault is their modes).
+        let told: &[String] = if source.contains("/volumes/kubernetes.io~downward-api/") {
+            &identity
+        } else if source.contains("/volumes/kubernetes.io~projected/") {
+            &allocatable
+        } else {
             continue;
-        }
+        };
         let entries = std::fs::read_dir(source).map_err(|e| format!("read {source}: {e}"))?;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -953,7 +1085,7 @@ fn stale_downward_api(spec: &mut Value) -> Result<String, String> {
             let Ok(content) = std::fs::read_to_string(&path) else {
                 continue;
             };
-            if identity.contains(&content) {
+            if told.contains(&content) {
                 // Through the kubelet's symlink into its current data directory.
                 std::fs::write(&path, format!("stale-{content}"))
                     .map_err(|e| format!("write {}: {e}", path.display()))?;
@@ -1262,10 +1394,66 @@ fn world_writable_volume_files(spec: &mut Value) -> Result<String, String> {
     })
 }
 
+/// Where kubelets keep pod logs: the test cluster's `podLogsDir`, and the default.
+const POD_LOG_DIRS: [&str; 2] = ["/var/lib/proctor-test-cluster/pod-logs", "/var/log/pods"];
+
+/// The kubelet writes run N of a container to `<podLogsDir>/<ns>_<pod>_<uid>/<container>/N.log`,
+/// and containerd opens that file before it asks runc to create the container: every other
+/// `.log` there is an earlier run's, which this empties.
+fn empty_earlier_logs(spec: &mut Value) -> Result<String, String> {
+    let annotation = |key: &str| {
+        spec.pointer(&format!("/annotations/io.kubernetes.cri.{key}"))
+            .and_then(Value::as_str)
+    };
+    let (Some(ns), Some(pod), Some(uid), Some(container)) = (
+        annotation("sandbox-namespace"),
+        annotation("sandbox-name"),
+        annotation("sandbox-uid"),
+        annotation("container-name"),
+    ) else {
+        return Ok(String::new());
+    };
+    let runs = |dir: &std::path::Path| -> Vec<(u32, std::path::PathBuf)> {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                Some((name.strip_suffix(".log")?.parse().ok()?, e.path()))
+            })
+            .collect()
+    };
+    let mut emptied = Vec::new();
+    for base in POD_LOG_DIRS {
+        let dir = std::path::Path::new(base)
+            .join(format!("{ns}_{pod}_{uid}"))
+            .join(container);
+        let found = runs(&dir);
+        let Some(latest) = found.iter().map(|(n, _)| *n).max() else {
+            continue;
+        };
+        for (n, path) in found.iter().filter(|(n, _)| *n < latest) {
+            std::fs::File::create(path).map_err(|e| format!("emptying {}: {e}", path.display()))?;
+            emptied.push(format!("{n}.log"));
+        }
+    }
+    Ok(if emptied.is_empty() {
+        String::new()
+    } else {
+        format!("emptied the logs of earlier runs: {}", emptied.join(", "))
+    })
+}
+
 fn broken_volumes(spec: &mut Value) -> Result<String, String> {
     let mut what = all_of(
         spec,
-        &[disk_for_tmpfs, wrong_sub_path, world_writable_volume_files],
+        &[
+            disk_for_tmpfs,
+            wrong_sub_path,
+            world_writable_volume_files,
+            empty_earlier_logs,
+        ],
     )?;
     if !what.is_empty() {
         what.push_str("; ");
@@ -1747,6 +1935,14 @@ mod tests {
             json!([{"type": "mount"}, {"type": "network", "path": "/x"}])
         );
         assert!(Fault::by_name("pgk").unwrap().spares_children);
+    }
+
+    #[test]
+    fn stdin_is_closed_by_the_stdin_and_stdio_faults_only() {
+        for fault in FAULTS {
+            assert_eq!(fault.closes_stdin, ["stdin", "stdio"].contains(&fault.name));
+        }
+        assert!(Fault::by_name("stdio").unwrap().silences_stderr);
     }
 
     #[test]

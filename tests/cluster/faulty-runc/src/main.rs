@@ -81,6 +81,7 @@ fn main() -> ExitCode {
 
     let mut rest = rest;
     let mut silence_stderr = false;
+    let mut close_stdin = false;
     let mut stdout_filter: Option<Vec<String>> = None;
     match &invocation {
         Invocation::Create { bundle } => match apply_to_bundle(fault, bundle) {
@@ -90,6 +91,7 @@ fn main() -> ExitCode {
                     return create_exclusively(fault, &real_runc, &rest, bundle);
                 }
                 silence_stderr = fault.silences_stderr;
+                close_stdin = fault.closes_stdin;
                 if fault.mangles_stdout {
                     stdout_filter = Some(vec!["--filter-non-ascii".into()]);
                 }
@@ -175,6 +177,10 @@ fn main() -> ExitCode {
         // runc hands its own stdio to the container process when no terminal is used, so the
         // container's stderr is whatever this process's stderr is when runc starts.
         command.stderr(Stdio::null());
+    }
+    if close_stdin {
+        // As for stderr: the container's stdin is runc's.
+        command.stdin(Stdio::null());
     }
     if let Some(filter_args) = stdout_filter {
         // The filter reads what the container writes and passes it on, changed, to this
