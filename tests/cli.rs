@@ -184,6 +184,9 @@ fn ci_identity(ns: &str, dir: &std::path::Path) -> std::path::PathBuf {
   resources: [pods/exec]
   verbs: [create, get]
 - apiGroups: [""]
+  resources: [pods/ephemeralcontainers]
+  verbs: [patch]
+- apiGroups: [""]
   resources: [secrets, configmaps]
   verbs: [create, get, update, delete]
 - apiGroups: [events.k8s.io]
@@ -253,10 +256,11 @@ async fn the_readme_pipeline_command_works_for_a_ci_identity_with_namespace_righ
         );
         assert!(!stderr.contains("installing"), "{stderr}");
         assert!(!stderr.contains("Status {"), "{stderr}");
-        // Every probe passes but the one that needs the privileged inspector.
+        // Every probe passes but the one that needs the privileged inspector, and the one that
+        // reads the node (the identity has no cluster-wide rights).
         let summary = format!(
-            "Succeeded: {} passed, 0 failed, 0 errors, 1 skipped of {probes}",
-            probes - 1
+            "Succeeded: {} passed, 0 failed, 0 errors, 2 skipped of {probes}",
+            probes - 2
         );
         assert!(stdout.contains(&summary), "{stdout}");
         no_pod_left_running(&client, &ns).await;

@@ -24,6 +24,11 @@ use proctor::api::{ProbePhase, TestRun, Verdict};
 use support::*;
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
+/// The matrix runs each class's sample at this parallelism (the sample's own is 4): most probes
+/// wait on their pods, and under `faulty-latekill` a third of them waits 50 s for a kill.
+const MATRIX_PARALLELISM: i32 = 6;
+/// A class's run ends within this: `faulty-latekill` holds some probes a minute or more.
+const MATRIX_RUN_TIMEOUT: Duration = Duration::from_secs(480);
 
 #[tokio::test]
 #[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
@@ -163,6 +168,38 @@ async fn the_whole_catalog_passes_under_runc_with_the_observed_values() {
         assert_eq!(observed("oom-kill", "reason"), "OOMKilled");
         assert_eq!(observed("restart-count", "restartCount"), "2");
         assert_eq!(
+            observed("previous-log", "previousLog"),
+            format!(
+                "{:?}",
+                "run 1: line 1\nrun 1: line 2\nrun 1: line 3\nrun 1: line 4\nrun 1: line 5\n"
+            )
+        );
+        assert_eq!(observed("stream-order", "stderr"), "500 lines, in order");
+        assert_eq!(observed("allocatable-limits", "envCpuMillis"), "2000");
+        assert_eq!(
+            observed("http-hooks", "handlerRecord"),
+            r#""GET poststart\nGET prestop""#
+        );
+        assert_eq!(observed("streaming", "execInSecond"), r#""second\n""#);
+        assert_eq!(
+            observed("streaming", "attach"),
+            r#""got: hello over attach""#
+        );
+        assert_eq!(
+            observed("ephemeral-containers", "debugger2Log"),
+            r#""ephemeral: debugger-2\n""#
+        );
+        assert_eq!(observed("sidecar-order", "sidecarStoppedAfterApp"), "yes");
+        assert_eq!(
+            observed("command-and-args", "commandOnly"),
+            r#""command-only 0""#
+        );
+        assert!(
+            observed("pod-network", "podIpInPodCidr").starts_with("10.123.0."),
+            "{:?}",
+            probe("pod-network")
+        );
+        assert_eq!(
             observed("deadline-exceeded", "podReason"),
             "DeadlineExceeded"
         );
@@ -227,9 +264,12 @@ const MATRIX: &[(&str, &[&str])] = &[
             "pre-stop",
             "liveness-restart",
             "pod-to-pod-tcp",
+            "streaming",
+            "ephemeral-containers",
         ],
     ),
-    ("faulty-stderr", &["stderr"]),
+    // stderr to /dev/null, stdin from it.
+    ("faulty-stdio", &["stderr", "stream-order", "streaming"]),
     // Non-ASCII on stdout becomes '?': the unicode probe, and the env probe whose default
     // value is not ASCII.
     ("faulty-unicode", &["unicode-output", "env"]),
@@ -292,6 +332,7 @@ const MATRIX: &[(&str, &[&str])] = &[
             "config-map-volume",
             "secret-volume",
             "live-updates",
+            "allocatable-limits",
         ],
     ),
     // The container's cgroup unlimited (the OOM probe's limit too), and network, IPC and PID
@@ -306,9 +347,11 @@ const MATRIX: &[(&str, &[&str])] = &[
             "shared-localhost",
             "sysctls",
             "namespaces",
+            "http-hooks",
         ],
     ),
-    // Memory volumes on disk, a wrong subPath, volume file modes 0666, long lines split.
+    // Memory volumes on disk, a wrong subPath, volume file modes 0666, long lines split, the
+    // logs of earlier runs emptied.
     (
         "faulty-volumes",
         &[
@@ -316,6 +359,7 @@ const MATRIX: &[(&str, &[&str])] = &[
             "sub-path",
             "projected-volume",
             "long-log-line",
+            "previous-log",
             "config-map-volume",
             "secret-volume",
             "empty-dir-modes",
@@ -442,6 +486,14 @@ fn the_matrix_fails_every_kind_under_the_faults_the_catalog_names() {
         .entry("processGroupKill")
         .or_default()
         .insert("pgk".into());
+    from_matrix
+        .entry("sidecarOrder")
+        .or_default()
+        .insert("slowfirst".into());
+    from_matrix
+        .entry("commandAndArgs")
+        .or_default()
+        .insert("cmd".into());
     for (class, _) in CONTAINER_PROBES_MATRIX.iter().filter(|(c, _)| *c != "runc") {
         for kind in ["containerProbes", "sidecarProbes"] {
             from_matrix
@@ -499,7 +551,10 @@ async fn each_faulty_runtime_fails_exactly_the_probes_that_check_its_behaviour()
         ("sub-path", "ContentMismatch"),
         ("projected-volume", "ItemModeMismatch"),
         ("long-log-line", "LineCountMismatch"),
+        ("stream-order", "StderrMismatch"),
+        ("allocatable-limits", "EnvCpuMillisMismatch"),
         ("post-start", "HookMismatch"),
+        ("http-hooks", "PostStartMismatch"),
         ("liveness-restart", "RestartCountMismatch"),
     ] {
         for &(class, failed) in MATRIX {
@@ -520,6 +575,21 @@ async fn each_faulty_runtime_fails_exactly_the_probes_that_check_its_behaviour()
         ("faulty-exit", "init-containers", "NeverFailingInitMismatch"),
         ("faulty-volumes", "downward-api", "FileDefaultModeMismatch"),
         ("faulty-env", "secret-volume", "EnvSpacedMismatch"),
+        // The first run exits 0 under faulty-exit: no restart at all.
+        ("faulty-exit", "previous-log", "RestartCountMismatch"),
+        // The blank container's shell, run as faulty-exit's child, is not interactive: it
+        // never reads `$ENV`.
+        ("faulty-exit", "command-and-args", "ImageDefaultsMismatch"),
+        ("faulty-volumes", "previous-log", "PreviousLogMismatch"),
+        // Nothing runs in an exec: the first exec prints nothing.
+        ("faulty-exec", "streaming", "ExecInProbeMismatch"),
+        (
+            "faulty-exec",
+            "ephemeral-containers",
+            "ExecInDebugger1Mismatch",
+        ),
+        // stdin at its end: attach reaches nothing.
+        ("faulty-stdio", "streaming", "AttachMismatch"),
         // The first content of a ConfigMap file lacks its last byte.
         (
             "faulty-identity",
@@ -546,8 +616,11 @@ async fn each_faulty_runtime_fails_exactly_the_probes_that_check_its_behaviour()
             let run = run_sample(
                 &format!("e2e-{class}"),
                 "restricted",
-                move |spec| spec.runtime_class_name = Some(class.into()),
-                RUN_TIMEOUT,
+                move |spec| {
+                    spec.runtime_class_name = Some(class.into());
+                    spec.parallelism = Some(MATRIX_PARALLELISM);
+                },
+                MATRIX_RUN_TIMEOUT,
             )
             .await;
             (class, failed, run)
@@ -844,6 +917,59 @@ async fn leftover_checks_fail_when_the_children_survive_the_kill() {
     // their setup may or may not have started it.
     let count: usize = leftovers(churn).parse().unwrap();
     assert!(count >= 5, "{churn:?}");
+}
+
+/// A runtime that reports a pod's first container running before its process runs
+/// (`faulty-slowfirst`, 5 s) starts the app container beside a sidecar that is not up yet. A
+/// class that holds back every pod's first process would slow every probe of the sample, so
+/// it runs the one probe whose behaviour it breaks (the sample, under runc, shows it passing).
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn a_sidecar_not_up_when_reported_running_fails_the_sidecar_order() {
+    let run = run_sample(
+        "e2e-slowfirst",
+        "restricted",
+        |spec| {
+            spec.probes.retain(|p| p.name == "sidecar-order");
+            spec.runtime_class_name = Some("faulty-slowfirst".into());
+        },
+        RUN_TIMEOUT,
+    )
+    .await;
+    assert_verdicts(&run, &["sidecar-order"], &[]);
+    let status = run.status.unwrap();
+    let probe = &status.probes[0];
+    assert_eq!(
+        probe.reason.as_deref(),
+        Some("SidecarUpFirstMismatch"),
+        "{probe:?}"
+    );
+}
+
+/// A runtime that appends the image's CMD to the command it was given (`faulty-cmd`) runs
+/// what neither the spec nor the image says. Most probes ignore a trailing argument, some do not
+/// (those printing `"$@"`): the class runs the one probe that checks it.
+#[tokio::test]
+#[ignore = "needs the test cluster (tests/cluster/up.sh); run by .ci/run"]
+async fn a_cmd_appended_to_the_command_fails_command_and_args() {
+    let run = run_sample(
+        "e2e-cmd",
+        "restricted",
+        |spec| {
+            spec.probes.retain(|p| p.name == "command-and-args");
+            spec.runtime_class_name = Some("faulty-cmd".into());
+        },
+        RUN_TIMEOUT,
+    )
+    .await;
+    assert_verdicts(&run, &["command-and-args"], &[]);
+    let status = run.status.unwrap();
+    let probe = &status.probes[0];
+    assert_eq!(
+        probe.reason.as_deref(),
+        Some("ImageDefaultsMismatch"),
+        "{probe:?}"
+    );
 }
 
 fn leftovers(probe: &proctor::api::ProbeStatus) -> String {

@@ -153,7 +153,7 @@ pub enum CleanupPolicy {
 /// One probe: a name, exactly one kind, and optional overrides.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new(EXACTLY_ONE_KIND).message("a probe sets exactly one kind: exitCode, commandNotFound, env, stderr, processGroupKill, concurrentStart, execExitCode, execMissingBinary, largeOutput, workingDir, gracefulShutdown, readOnlyVolume, rapidCreateDelete, oomKill, deadlineExceeded, terminationMessage, unicodeOutput, restartCount, runAsIdentity, fsGroup, capabilities, noNewPrivileges, seccompDefault, readOnlyRootFilesystem, maskedPaths, sysctls, hostDevices, hostname, etcHosts, dnsConfig, downwardApi, variableExpansion, resourceLimits, emptyDirMemory, subPath, projectedVolume, longLogLine, podNetwork, podToPodTcp, sharedLocalhost, postStart, preStop, livenessRestart, containerProbes, sidecarProbes, initContainers, namespaces, privileged, liveUpdates, configMapVolume, secretVolume, emptyDirModes or custom"))]
+#[x_kube(validation = Rule::new(EXACTLY_ONE_KIND).message("a probe sets exactly one kind: exitCode, commandNotFound, env, stderr, processGroupKill, concurrentStart, execExitCode, execMissingBinary, largeOutput, workingDir, gracefulShutdown, readOnlyVolume, rapidCreateDelete, oomKill, deadlineExceeded, terminationMessage, unicodeOutput, restartCount, previousLog, runAsIdentity, fsGroup, capabilities, noNewPrivileges, seccompDefault, readOnlyRootFilesystem, maskedPaths, sysctls, hostDevices, hostname, etcHosts, dnsConfig, downwardApi, variableExpansion, commandAndArgs, resourceLimits, allocatableLimits, emptyDirMemory, subPath, projectedVolume, longLogLine, streamOrder, podNetwork, podToPodTcp, sharedLocalhost, streaming, ephemeralContainers, postStart, preStop, httpHooks, livenessRestart, containerProbes, sidecarProbes, initContainers, sidecarOrder, namespaces, privileged, liveUpdates, configMapVolume, secretVolume, emptyDirModes or custom"))]
 pub struct Probe {
     /// Name of the probe, unique in the run: a DNS label of at most 40 characters.
     #[schemars(
@@ -240,6 +240,10 @@ pub struct Probe {
     /// Restarts after failures are counted exactly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_count: Option<RestartCountProbe>,
+    /// After a restart, the log of the container's previous run is still readable, and holds
+    /// that run's output only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_log: Option<EmptyParams>,
     /// runAsUser, runAsGroup and supplementalGroups reach the process as its real, effective,
     /// saved and filesystem ids.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -284,9 +288,17 @@ pub struct Probe {
     /// `$(VAR)` in command, args and env values is expanded, and `$$(VAR)` is kept literally.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variable_expansion: Option<EmptyParams>,
+    /// A container runs the image's default, args alone, command alone, or both, as the image
+    /// and the spec say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_and_args: Option<EmptyParams>,
     /// The container's cgroup enforces its memory and CPU limits and its CPU request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_limits: Option<EmptyParams>,
+    /// A container without limits is told the node's allocatable CPU and memory as its limits,
+    /// in env and in downwardAPI and projected volume files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocatable_limits: Option<EmptyParams>,
     /// An emptyDir with `medium: Memory` is a tmpfs of its `sizeLimit`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub empty_dir_memory: Option<EmptyDirMemoryProbe>,
@@ -299,6 +311,9 @@ pub struct Probe {
     /// A line longer than the runtime's log buffer reaches the log whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub long_log_line: Option<LongLogLineProbe>,
+    /// Lines written alternately to stdout and stderr reach the log, each stream in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_order: Option<EmptyParams>,
     /// The pod's IP is on an interface of the container's network namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_network: Option<EmptyParams>,
@@ -308,12 +323,22 @@ pub struct Probe {
     /// The containers of one pod share 127.0.0.1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_localhost: Option<EmptyParams>,
+    /// Exec into each container of a pod, exec with a terminal, attach, and each container's
+    /// own log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streaming: Option<EmptyParams>,
+    /// Ephemeral containers added to a running pod start, and exec and logs reach each.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ephemeral_containers: Option<EmptyParams>,
     /// A postStart exec hook runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_start: Option<EmptyParams>,
     /// Deleting the pod runs its preStop exec hook before SIGTERM, within the grace period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pre_stop: Option<EmptyParams>,
+    /// postStart and preStop httpGet hooks reach their handler, in that order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_hooks: Option<EmptyParams>,
     /// A failing liveness probe restarts the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub liveness_restart: Option<EmptyParams>,
@@ -326,6 +351,9 @@ pub struct Probe {
     /// Init containers run in order, each to completion, before the app container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_containers: Option<EmptyParams>,
+    /// A sidecar is up before the app container starts and stopped after it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sidecar_order: Option<EmptyParams>,
     /// The containers of a pod share its IPC and UTS namespaces, not its PID namespace (unless
     /// shareProcessNamespace); no pod shares the node's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -368,7 +396,7 @@ pub const RESERVED_ENV: &str = "!(self in ['PATH', 'HOME', 'HOSTNAME', 'TERM', '
 
 /// The CEL rule behind "exactly one kind"; kept next to [`Probe`] and checked by a unit test to
 /// name every kind field.
-pub const EXACTLY_ONE_KIND: &str = "[has(self.exitCode), has(self.commandNotFound), has(self.env), has(self.stderr), has(self.processGroupKill), has(self.concurrentStart), has(self.execExitCode), has(self.execMissingBinary), has(self.largeOutput), has(self.workingDir), has(self.gracefulShutdown), has(self.readOnlyVolume), has(self.rapidCreateDelete), has(self.oomKill), has(self.deadlineExceeded), has(self.terminationMessage), has(self.unicodeOutput), has(self.restartCount), has(self.runAsIdentity), has(self.fsGroup), has(self.capabilities), has(self.noNewPrivileges), has(self.seccompDefault), has(self.readOnlyRootFilesystem), has(self.maskedPaths), has(self.sysctls), has(self.hostDevices), has(self.hostname), has(self.etcHosts), has(self.dnsConfig), has(self.downwardApi), has(self.variableExpansion), has(self.resourceLimits), has(self.emptyDirMemory), has(self.subPath), has(self.projectedVolume), has(self.longLogLine), has(self.podNetwork), has(self.podToPodTcp), has(self.sharedLocalhost), has(self.postStart), has(self.preStop), has(self.livenessRestart), has(self.containerProbes), has(self.sidecarProbes), has(self.initContainers), has(self.namespaces), has(self.privileged), has(self.liveUpdates), has(self.configMapVolume), has(self.secretVolume), has(self.emptyDirModes), has(self.custom)].filter(k, k).size() == 1";
+pub const EXACTLY_ONE_KIND: &str = "[has(self.exitCode), has(self.commandNotFound), has(self.env), has(self.stderr), has(self.processGroupKill), has(self.concurrentStart), has(self.execExitCode), has(self.execMissingBinary), has(self.largeOutput), has(self.workingDir), has(self.gracefulShutdown), has(self.readOnlyVolume), has(self.rapidCreateDelete), has(self.oomKill), has(self.deadlineExceeded), has(self.terminationMessage), has(self.unicodeOutput), has(self.restartCount), has(self.previousLog), has(self.runAsIdentity), has(self.fsGroup), has(self.capabilities), has(self.noNewPrivileges), has(self.seccompDefault), has(self.readOnlyRootFilesystem), has(self.maskedPaths), has(self.sysctls), has(self.hostDevices), has(self.hostname), has(self.etcHosts), has(self.dnsConfig), has(self.downwardApi), has(self.variableExpansion), has(self.commandAndArgs), has(self.resourceLimits), has(self.allocatableLimits), has(self.emptyDirMemory), has(self.subPath), has(self.projectedVolume), has(self.longLogLine), has(self.streamOrder), has(self.podNetwork), has(self.podToPodTcp), has(self.sharedLocalhost), has(self.streaming), has(self.ephemeralContainers), has(self.postStart), has(self.preStop), has(self.httpHooks), has(self.livenessRestart), has(self.containerProbes), has(self.sidecarProbes), has(self.initContainers), has(self.sidecarOrder), has(self.namespaces), has(self.privileged), has(self.liveUpdates), has(self.configMapVolume), has(self.secretVolume), has(self.emptyDirModes), has(self.custom)].filter(k, k).size() == 1";
 
 /// A probe kind without parameters: `{}`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema, Default)]
@@ -1210,7 +1238,7 @@ mod tests {
             .filter(|p| !NOT_KINDS.contains(p))
             .collect();
         kinds.sort_unstable();
-        assert_eq!(kinds.len(), 53, "{kinds:?}");
+        assert_eq!(kinds.len(), 61, "{kinds:?}");
 
         let rule = &schema["x-kubernetes-validations"][0];
         assert_eq!(rule["rule"], EXACTLY_ONE_KIND);

@@ -11,7 +11,9 @@ use serde_json::json;
 
 use super::Error;
 use super::stage::enter;
-pub use super::stream::{exec, read_log};
+pub use super::stream::{
+    Lines, Reach, converse, exec, read_container_log, read_log, read_previous_log,
+};
 use crate::api::{LABEL_PROBE, LABEL_RUN_UID, POD_FINALIZER, TestRun, TestRunStatus};
 use crate::probes::{CONTAINER, LABEL_ROLE};
 
@@ -338,6 +340,157 @@ pub async fn release_pod(client: &Client, pod: &Pod) -> Result<(), Error> {
 /// When the kubelet began stopping the probe container of pod `name`: the first of its
 /// `Killing` Events for it. `None` when there is none, or it cannot be read (the verdict then
 /// says that the kubelet's part cannot be told from the runtime's).
+/// The `streaming` probe's conversations with its pod's two containers, one after another: an
+/// exec into each, `cat` with a terminal in the probe container, attach to it. Each gives the
+/// check its kind makes of it; each waits `limit` at most.
+pub async fn stream_conversations(
+    client: &Client,
+    ns: &str,
+    pod: &str,
+    limit: std::time::Duration,
+) -> Result<Vec<crate::api::Check>, Error> {
+    use crate::probes::kinds::streaming;
+    let mut checks = Vec::new();
+    for container in [crate::probes::CONTAINER, streaming::SECOND] {
+        let (exec, stdout, _) =
+            super::stream::exec(client, ns, pod, container, streaming::exec_command(), limit)
+                .await?;
+        let error = match (exec.exit_code, exec.error) {
+            (Some(0), _) => None,
+            (Some(code), _) => Some(format!("exit {code}")),
+            (None, error) => Some(error.unwrap_or_else(|| "no exit status".into())),
+        };
+        checks.push(streaming::exec_check(container, &stdout, error.as_deref()));
+    }
+    let tty = converse(
+        client,
+        ns,
+        pod,
+        crate::probes::CONTAINER,
+        Reach::ExecWithTty(vec![streaming::TTY_COMMAND.into()]),
+        Lines {
+            say: format!("{}\n", streaming::TTY_LINE).as_bytes(),
+            until: &streaming::tty_heard(),
+            then: b"\x04",
+        },
+        limit,
+    )
+    .await?;
+    let exit = match &tty.exit {
+        Some(e) if e.exit_code == Some(0) => None,
+        Some(e) => Some(e.error.clone().unwrap_or_else(|| "no exit status".into())),
+        None => Some("no exit status".into()),
+    };
+    checks.push(streaming::tty_check(
+        &tty.output,
+        tty.heard,
+        exit.as_deref(),
+    ));
+    let attach = converse(
+        client,
+        ns,
+        pod,
+        crate::probes::CONTAINER,
+        Reach::Attach,
+        Lines {
+            say: format!("{}\n", streaming::ATTACH_LINE).as_bytes(),
+            until: &streaming::attach_heard(),
+            then: format!("{}\n", streaming::ATTACH_END).as_bytes(),
+        },
+        limit,
+    )
+    .await?;
+    checks.push(streaming::attach_check(&attach.output, attach.heard));
+    Ok(checks)
+}
+
+/// Adds `container` to pod `name`'s ephemeral containers (a strategic merge on the
+/// `ephemeralcontainers` subresource: the ones already there stay). Adding one that is already
+/// there (a retry) changes nothing.
+pub async fn add_ephemeral_container(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    container: k8s_openapi::api::core::v1::EphemeralContainer,
+) -> Result<(), Error> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let patch = serde_json::json!({"spec": {"ephemeralContainers": [container]}});
+    enter(|| format!("adding an ephemeral container to pod {name}"));
+    bounded(
+        CALL_TIMEOUT,
+        || format!("adding an ephemeral container to pod {name}"),
+        async {
+            api.patch_subresource(
+                "ephemeralcontainers",
+                name,
+                &PatchParams::default(),
+                &Patch::Strategic(patch),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|source| Error::AddEphemeral {
+                name: name.into(),
+                source,
+            })
+        },
+    )
+    .await
+}
+
+/// The `ephemeralContainers` probe's execs: into each ephemeral container (its check), then
+/// the probe container told to end.
+pub async fn exec_ephemeral_containers(
+    client: &Client,
+    ns: &str,
+    pod: &str,
+    limit: std::time::Duration,
+) -> Result<Vec<crate::api::Check>, Error> {
+    use crate::probes::kinds::{ephemeral_containers, streaming};
+    let mut checks = Vec::new();
+    for name in ephemeral_containers::EPHEMERAL {
+        let (exec, stdout, _) =
+            super::stream::exec(client, ns, pod, name, streaming::exec_command(), limit).await?;
+        let error = match (exec.exit_code, exec.error) {
+            (Some(0), _) => None,
+            (Some(code), _) => Some(format!("exit {code}")),
+            (None, error) => Some(error.unwrap_or_else(|| "no exit status".into())),
+        };
+        checks.push(ephemeral_containers::exec_check(
+            name,
+            &stdout,
+            error.as_deref(),
+        ));
+    }
+    let done = ["touch", "/shared/done"].map(str::to_owned).to_vec();
+    super::stream::exec(client, ns, pod, crate::probes::CONTAINER, done, limit).await?;
+    Ok(checks)
+}
+
+/// The node a probe's pod runs on, for the kinds judged against it; the API server's words
+/// when it cannot be read (e.g. the controller's RBAC lacks `get` on nodes).
+pub async fn read_node(
+    client: &Client,
+    name: &str,
+) -> Result<crate::verdict::NodeObservation, crate::verdict::NodeUnread> {
+    let api: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
+    enter(|| format!("reading node {name}"));
+    let read = bounded(CALL_TIMEOUT, || format!("reading node {name}"), async {
+        Ok(api.get(name).await)
+    })
+    .await;
+    match read {
+        Ok(Ok(node)) => Ok(crate::verdict::NodeObservation::of(&node)),
+        Ok(Err(e)) => Err(crate::verdict::NodeUnread {
+            forbidden: matches!(&e, kube::Error::Api(s) if s.code == 403),
+            message: format!("node {name} could not be read: {e}"),
+        }),
+        Err(e) => Err(crate::verdict::NodeUnread {
+            forbidden: false,
+            message: e.to_string(),
+        }),
+    }
+}
+
 pub async fn kill_started_at(
     client: &Client,
     ns: &str,

@@ -40,6 +40,15 @@ pub enum Step {
     DeleteWhenReady { grace_period_seconds: i64 },
     /// Delete these pods of the attempt now, without waiting (churn).
     Delete { pods: Vec<String> },
+    /// Add the ephemeral containers to the running pod (`ephemeralContainers`): the first, then
+    /// the second by a later update; recorded as an action done.
+    AddEphemeral,
+    /// Exec into the pod's ephemeral containers, then let the pod end; each exec's check
+    /// recorded as an action done.
+    ExecEphemeral,
+    /// Talk to the running pod's containers (`streaming`): an exec into each, an exec with a
+    /// terminal, attach; each conversation's check recorded as an action done.
+    Stream,
     /// Change the running pod's sources (`liveUpdates`): update, delete and create its
     /// ConfigMaps and Secrets, patch its labels and annotations; recorded as an action done.
     LiveUpdate,

@@ -37,6 +37,8 @@ pub enum Error {
     ReadLogStream { name: String, message: String },
     #[error("exec in pod {name}: {source}")]
     Exec { name: String, source: kube::Error },
+    #[error("adding an ephemeral container to pod {name}: {source}")]
+    AddEphemeral { name: String, source: kube::Error },
     #[error("applying the status of {name}: {source}")]
     ApplyStatus { name: String, source: kube::Error },
     #[error("checking the existing pod {name}: {source}")]
@@ -68,6 +70,7 @@ impl Error {
             Error::ReleasePod { .. } | Error::ReleasePodPatch { .. } => "finalizer",
             Error::ReadLog { .. } | Error::ReadLogStream { .. } => "logs",
             Error::Exec { .. } => "exec",
+            Error::AddEphemeral { .. } => "ephemeral",
             Error::ApplyStatus { .. } => "status",
             Error::ClaimRun { .. } => "claim",
             Error::ListPods { .. } => "list",

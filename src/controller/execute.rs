@@ -130,9 +130,60 @@ impl RunWork<'_> {
                     } else {
                         None
                     };
+                    let previous_log = if probe.kind.reads_previous_log() {
+                        let read =
+                            act::read_previous_log(&self.ctx.client, &self.rc.namespace, &first)
+                                .await;
+                        match read {
+                            Ok(log) => Some(Ok(log)),
+                            // No previous run to read is what the kind judges, not an error.
+                            Err(Error::ReadLog {
+                                source: kube::Error::Api(status),
+                                ..
+                            }) if status.code == 400 || status.code == 404 => {
+                                Some(Err(status.message))
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    } else {
+                        None
+                    };
+                    let mut container_logs = std::collections::BTreeMap::new();
+                    for container in probe.kind.other_logs() {
+                        let log = act::read_container_log(
+                            &self.ctx.client,
+                            &self.rc.namespace,
+                            &first,
+                            container,
+                        )
+                        .await;
+                        match log {
+                            Ok(log) => {
+                                container_logs.insert((*container).to_owned(), log);
+                            }
+                            Err(Error::ReadLog {
+                                source: kube::Error::Api(status),
+                                ..
+                            }) if status.code == 400 || status.code == 404 => {
+                                let outcome = verdict::log_unavailable(&first, &status.message);
+                                self.observed(probe, ps, Observed::Outcome(outcome)).await?;
+                                return Ok(());
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    let node = match pods.first().and_then(|p| p.node.clone()) {
+                        Some(node) if probe.kind.reads_node() => {
+                            Some(act::read_node(&self.ctx.client, &node).await)
+                        }
+                        _ => None,
+                    };
                     let evidence = Evidence {
                         pods,
                         log,
+                        previous_log,
+                        container_logs,
+                        node,
                         exec: None,
                         deleted_at: ps.delete_requested_at(),
                         kill_started_at,
@@ -143,7 +194,9 @@ impl RunWork<'_> {
                         .await?
                         == Then::Continue
                     {
-                        // Not judged yet (the evidence is not complete): look again later.
+                        // Not judged yet (the evidence is not complete): look again soon, as
+                        // its pods may not change again.
+                        self.requeue_within(Duration::from_secs(1));
                         return Ok(());
                     }
                 }
@@ -211,6 +264,82 @@ impl RunWork<'_> {
                         act::delete_pod(&self.ctx.client, &self.rc.namespace, name, None).await?;
                     }
                     record::record(probe, ps, Observed::ChurnDeleted { at: self.now }, self.now);
+                    self.requeue_within(Duration::from_secs(1));
+                    return Ok(());
+                }
+                Step::AddEphemeral => {
+                    let Some(probe_container) = self
+                        .pods
+                        .get(&first)
+                        .and_then(|p| p.spec.as_ref())
+                        .and_then(|s| s.containers.iter().find(|c| c.name == probes::CONTAINER))
+                        .cloned()
+                    else {
+                        return Ok(());
+                    };
+                    for name in probes::kinds::ephemeral_containers::EPHEMERAL {
+                        let container =
+                            probes::kinds::ephemeral_containers::ephemeral(&probe_container, name);
+                        let added = act::add_ephemeral_container(
+                            &self.ctx.client,
+                            &self.rc.namespace,
+                            &first,
+                            container,
+                        )
+                        .await;
+                        match added {
+                            Ok(()) => {}
+                            // Refused for good (RBAC, Pod Security, validation): the server's words.
+                            Err(Error::AddEphemeral {
+                                source: kube::Error::Api(status),
+                                ..
+                            }) if (400..500).contains(&status.code) && status.code != 409 => {
+                                let outcome = verdict::Outcome::error(
+                                    "EphemeralContainerRefused",
+                                    format!(
+                                        "adding ephemeral container {name} to pod {first}: {}",
+                                        status.message
+                                    ),
+                                );
+                                self.observed(probe, ps, Observed::Outcome(outcome)).await?;
+                                return Ok(());
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    record::record(probe, ps, Observed::ActionDone { check: None }, self.now);
+                    self.requeue_within(Duration::from_secs(1));
+                    return Ok(());
+                }
+                Step::ExecEphemeral => {
+                    let limit = self.time_left(probe, ps).min(Duration::from_secs(10));
+                    let checks = act::exec_ephemeral_containers(
+                        &self.ctx.client,
+                        &self.rc.namespace,
+                        &first,
+                        limit,
+                    )
+                    .await?;
+                    for check in checks {
+                        let done = Observed::ActionDone { check: Some(check) };
+                        record::record(probe, ps, done, self.now);
+                    }
+                    self.requeue_within(Duration::from_secs(1));
+                    return Ok(());
+                }
+                Step::Stream => {
+                    let limit = self.time_left(probe, ps).min(Duration::from_secs(10));
+                    let checks = act::stream_conversations(
+                        &self.ctx.client,
+                        &self.rc.namespace,
+                        &first,
+                        limit,
+                    )
+                    .await?;
+                    for check in checks {
+                        let done = Observed::ActionDone { check: Some(check) };
+                        record::record(probe, ps, done, self.now);
+                    }
                     self.requeue_within(Duration::from_secs(1));
                     return Ok(());
                 }

@@ -33,21 +33,79 @@ pub async fn read_log(
     bounded(
         CALL_TIMEOUT,
         what,
-        stream_log(client, ns, name, limit, needles),
+        stream_log(
+            client,
+            ns,
+            name,
+            LogSource {
+                container: CONTAINER,
+                previous: false,
+            },
+            limit,
+            needles,
+        ),
     )
     .await
+}
+
+/// [`read_log`] of the probe container's previous run (the one before its last restart).
+pub async fn read_previous_log(
+    client: &Client,
+    ns: &str,
+    name: &str,
+) -> Result<LogObservation, Error> {
+    let what = || format!("reading the previous log of pod {name}");
+    let source = LogSource {
+        container: CONTAINER,
+        previous: true,
+    };
+    bounded(
+        CALL_TIMEOUT,
+        what,
+        stream_log(client, ns, name, source, None, &[]),
+    )
+    .await
+}
+
+/// [`read_log`] of another container of the pod.
+pub async fn read_container_log(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    container: &str,
+) -> Result<LogObservation, Error> {
+    let what = || format!("reading the log of container {container} of pod {name}");
+    let source = LogSource {
+        container,
+        previous: false,
+    };
+    bounded(
+        CALL_TIMEOUT,
+        what,
+        stream_log(client, ns, name, source, None, &[]),
+    )
+    .await
+}
+
+/// Which log of a pod: a container's, its current run's or its previous one's.
+#[derive(Clone, Copy)]
+struct LogSource<'a> {
+    container: &'a str,
+    previous: bool,
 }
 
 async fn stream_log(
     client: &Client,
     ns: &str,
     name: &str,
+    source: LogSource<'_>,
     limit: Option<i64>,
     needles: &[String],
 ) -> Result<LogObservation, Error> {
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
     let params = LogParams {
-        container: Some(CONTAINER.into()),
+        container: Some(source.container.into()),
+        previous: source.previous,
         limit_bytes: limit,
         ..LogParams::default()
     };
@@ -209,6 +267,145 @@ async fn run_exec(
         },
     };
     Ok((observation, stdout, stderr))
+}
+
+/// How [`converse`] reaches a container's process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// A new process, this command, with a terminal (`tty` and `stdin`).
+    ExecWithTty(Vec<String>),
+    /// The container's own process, through attach (its stdin and stdout; the container must
+    /// have `stdin: true`).
+    Attach,
+}
+
+/// What a conversation with a container showed: what it wrote (its tail), whether that held
+/// what was waited for, and (exec) how the process ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conversation {
+    pub output: String,
+    pub heard: bool,
+    pub exit: Option<ExecObservation>,
+}
+
+/// What [`converse`] says and waits for.
+pub struct Lines<'a> {
+    /// Written first.
+    pub say: &'a [u8],
+    /// Waited for in what comes back.
+    pub until: &'a str,
+    /// Written once heard (or not), before stdin is closed: an EOT, a last line.
+    pub then: &'a [u8],
+}
+
+/// Writes `lines.say` to a container's process (see [`Reach`]), reads its stdout until it holds
+/// `lines.until` (at most `limit`), then writes `lines.then` and closes its stdin; for an exec,
+/// waits for its exit status too (within `limit` again).
+pub async fn converse(
+    client: &Client,
+    ns: &str,
+    pod: &str,
+    container: &str,
+    reach: Reach,
+    lines: Lines<'_>,
+    limit: Duration,
+) -> Result<Conversation, Error> {
+    let Lines { say, until, then } = lines;
+    use tokio::io::AsyncWriteExt;
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let params = AttachParams::default()
+        .container(container)
+        .stdin(true)
+        .stdout(true)
+        .stderr(false);
+    enter(|| format!("{reach:?} in pod {pod}: connecting"));
+    let opened = match &reach {
+        Reach::ExecWithTty(command) => api.exec(pod, command.clone(), &params.tty(true)).await,
+        Reach::Attach => api.attach(pod, &params).await,
+    };
+    let mut process = match opened {
+        Ok(p) => p,
+        Err(kube::Error::Api(s)) => {
+            return Ok(Conversation {
+                output: String::new(),
+                heard: false,
+                exit: Some(ExecObservation {
+                    exit_code: None,
+                    error: Some(s.message),
+                }),
+            });
+        }
+        Err(source) => {
+            return Err(Error::Exec {
+                name: pod.into(),
+                source,
+            });
+        }
+    };
+    let status = process.take_status();
+    let (Some(mut stdin), Some(mut stdout)) = (process.stdin(), process.stdout()) else {
+        return Err(Error::ReadLogStream {
+            name: pod.into(),
+            message: "the stream has no stdin or stdout".into(),
+        });
+    };
+    let mut tail = OutputTail::default();
+    let mut heard = false;
+    let talk = async {
+        stdin.write_all(say).await?;
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let n = stdout.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            tail.feed(&buf[..n]);
+            if tail.text().contains(until) {
+                heard = true;
+                break;
+            }
+        }
+        stdin.write_all(then).await?;
+        stdin.flush().await?;
+        // What `then` makes of the process (an EOT ends `cat`, a last line the container):
+        // read on until its stdout ends, so the bytes are through before the stream closes.
+        while stdout.read(&mut buf).await? > 0 {}
+        stdin.shutdown().await?;
+        Ok::<_, std::io::Error>(())
+    };
+    enter(|| format!("{reach:?} in pod {pod}: talking"));
+    // A stream that ends or breaks early is what the conversation showed, not an error.
+    let _ = tokio::time::timeout(limit, talk).await;
+    let exit = match (&reach, status) {
+        (Reach::ExecWithTty(_), Some(status)) => {
+            enter(|| format!("exec in pod {pod}: waiting for its exit status"));
+            Some(match tokio::time::timeout(limit, status).await {
+                Ok(Some(s)) if s.status.as_deref() == Some("Success") => ExecObservation {
+                    exit_code: Some(0),
+                    error: None,
+                },
+                Ok(Some(s)) => ExecObservation {
+                    exit_code: None,
+                    error: Some(s.message.unwrap_or_else(|| "exec failed".into())),
+                },
+                Ok(None) => ExecObservation {
+                    exit_code: None,
+                    error: Some("the exec ended without a status".into()),
+                },
+                Err(_) => ExecObservation {
+                    exit_code: None,
+                    error: Some(format!("no exit status within {}s", limit.as_secs())),
+                },
+            })
+        }
+        _ => None,
+    };
+    process.abort();
+    Ok(Conversation {
+        output: tail.text(),
+        heard,
+        exit,
+    })
 }
 
 /// The last [`MAX_EXEC_OUTPUT`] bytes of a stream, and how many bytes it had.

@@ -144,11 +144,21 @@ pub fn pods(probe: &ResolvedProbe, run: &RunContext, attempt: i32) -> Vec<Pod> {
         .collect()
 }
 
-/// The Secrets the pods of an attempt mount (a custom probe's `secretData` volumes), each owned
+/// The Secrets the pods of an attempt mount (a custom probe's `secretData` volumes, the
+/// `secretVolume`, `configMapVolume` and `liveUpdates` probes'), each owned
 /// and labelled as its pod is.
 pub fn secrets(probe: &ResolvedProbe, pods: &[Pod]) -> Vec<k8s_openapi::api::core::v1::Secret> {
     if probe.kind == ProbeKind::SecretVolume {
-        return pods.iter().map(kinds::config_map_volume::secret).collect();
+        return pods
+            .iter()
+            .flat_map(kinds::config_map_volume::secrets)
+            .collect();
+    }
+    if probe.kind == ProbeKind::ConfigMapVolume {
+        return pods
+            .iter()
+            .map(kinds::config_map_volume::combined_secret)
+            .collect();
     }
     if probe.kind == ProbeKind::LiveUpdates {
         return pods.iter().flat_map(kinds::live_updates::secrets).collect();

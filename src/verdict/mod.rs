@@ -10,7 +10,7 @@ mod observe;
 
 pub use observe::{
     ContainerObservation, ContainerState, ExecObservation, LogCounter, LogObservation,
-    PodObservation, Terminated, bounded,
+    NodeObservation, NodeUnread, PodObservation, Terminated, bounded, quantity,
 };
 
 use crate::api::{Check, Verdict};
@@ -25,6 +25,13 @@ pub struct Evidence {
     pub pods: Vec<PodObservation>,
     /// The log of the (first) pod's container, once it finished.
     pub log: Option<LogObservation>,
+    /// The log of the same container's previous run (`previous=true`), for the kinds that
+    /// restart it and judge what it left; the API server's message when it has none.
+    pub previous_log: Option<Result<LogObservation, String>>,
+    /// The logs of the (first) pod's other containers, by name, for the kinds that read them.
+    pub container_logs: std::collections::BTreeMap<String, LogObservation>,
+    /// The (first) pod's node, for the kinds that judge against it; why it could not be read.
+    pub node: Option<Result<NodeObservation, NodeUnread>>,
     /// The exec the probe made, for exec kinds.
     pub exec: Option<ExecObservation>,
     /// What that exec wrote to stdout (its last bytes, bounded as the exec stream keeps them),

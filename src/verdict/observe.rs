@@ -1,6 +1,6 @@
 //! Observations: what a pod, its log or an exec showed, reduced to the facts verdicts read.
 
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use k8s_openapi::api::core::v1::{ContainerStatus, Node, Pod};
 use k8s_openapi::jiff::Timestamp;
 
 use crate::probes::CONTAINER;
@@ -128,6 +128,7 @@ impl PodObservation {
                 .flat_map(|s| {
                     let init = s.init_container_statuses.iter().flatten();
                     init.chain(s.container_statuses.iter().flatten())
+                        .chain(s.ephemeral_container_statuses.iter().flatten())
                 })
                 .map(|c| {
                     let running = c.state.as_ref().and_then(|s| s.running.as_ref());
@@ -369,4 +370,82 @@ pub fn bounded(text: &str, max: usize) -> String {
     let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
     cut.push('…');
     cut
+}
+
+/// Why the pod's node could not be read: the API server's words, and whether it refused this
+/// identity (RBAC), which no retry mends.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeUnread {
+    pub forbidden: bool,
+    pub message: String,
+}
+
+impl std::fmt::Display for NodeUnread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// What the kinds that judge against the pod's node read of it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeObservation {
+    pub name: String,
+    /// `spec.podCIDRs` (or `spec.podCIDR`): empty when the node has none.
+    pub pod_cidrs: Vec<String>,
+    /// `status.allocatable.cpu` in millicores, and `memory` in bytes.
+    pub allocatable_cpu_millis: Option<i64>,
+    pub allocatable_memory_bytes: Option<i64>,
+}
+
+impl NodeObservation {
+    pub fn of(node: &Node) -> NodeObservation {
+        let spec = node.spec.as_ref();
+        let mut pod_cidrs = spec.and_then(|s| s.pod_cidrs.clone()).unwrap_or_default();
+        if pod_cidrs.is_empty()
+            && let Some(cidr) = spec.and_then(|s| s.pod_cidr.clone())
+        {
+            pod_cidrs.push(cidr);
+        }
+        let allocatable = |key: &str, unit: f64| {
+            node.status
+                .as_ref()?
+                .allocatable
+                .as_ref()?
+                .get(key)
+                .and_then(|q| quantity(&q.0, unit))
+        };
+        NodeObservation {
+            name: node.metadata.name.clone().unwrap_or_default(),
+            pod_cidrs,
+            allocatable_cpu_millis: allocatable("cpu", 0.001),
+            allocatable_memory_bytes: allocatable("memory", 1.0),
+        }
+    }
+}
+
+/// A Kubernetes quantity (`2`, `1950m`, `24511548Ki`, `1.5Gi`, `1e3`) in `unit`s, rounded up
+/// as the kubelet rounds downward API values. A dozen lines rather than a crate: the quantity
+/// crates on crates.io are built against older k8s-openapi releases.
+pub fn quantity(text: &str, unit: f64) -> Option<i64> {
+    const SUFFIXES: [(&str, f64); 13] = [
+        ("Ki", 1024.0),
+        ("Mi", 1048576.0),
+        ("Gi", 1073741824.0),
+        ("Ti", 1099511627776.0),
+        ("Pi", 1125899906842624.0),
+        ("Ei", 1152921504606846976.0),
+        ("n", 1e-9),
+        ("u", 1e-6),
+        ("m", 1e-3),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+    ];
+    let (number, scale) = SUFFIXES
+        .iter()
+        .find_map(|(suffix, scale)| Some((text.strip_suffix(suffix)?, *scale)))
+        .unwrap_or((text, 1.0));
+    let value: f64 = number.parse().ok()?;
+    Some((value * scale / unit - 1e-9).ceil() as i64)
 }

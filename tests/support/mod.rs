@@ -575,6 +575,8 @@ pub const FAULTY_EXIT_FAILS: &[&str] = &[
     "command-not-found",
     "termination-message-fallback",
     "restart-count",
+    "previous-log",
+    "command-and-args",
     "custom-exit-3",
     "oom-kill",
     "init-containers",

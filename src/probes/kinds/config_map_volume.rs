@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapEnvSource, ConfigMapKeySelector, ConfigMapProjection,
-    ConfigMapVolumeSource, EnvFromSource, EnvVar, EnvVarSource, KeyToPath, Pod, PodSpec,
-    ProjectedVolumeSource, Secret, SecretKeySelector, SecretProjection, SecretVolumeSource, Volume,
+    ConfigMapVolumeSource, DownwardAPIProjection, DownwardAPIVolumeFile, EnvFromSource, EnvVar,
+    EnvVarSource, KeyToPath, ObjectFieldSelector, Pod, PodSpec, ProjectedVolumeSource, Secret,
+    SecretEnvSource, SecretKeySelector, SecretProjection, SecretVolumeSource, Volume,
     VolumeProjection,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -31,6 +32,14 @@ pub const PROJECTED_MAPPED: &str = "/etc/proctor-projected-mapped";
 /// `configMapKeyRef`/`secretKeyRef` and (ConfigMap) by `envFrom` with [`ENV_FROM_PREFIX`].
 pub const SPACED: (&str, &str) = ("spaced", "  spaced value  ");
 pub const ENV_FROM_PREFIX: &str = "PROCTOR_FROM_";
+/// Where `configMapVolume` mounts one projected volume of three sources: a key of its ConfigMap,
+/// a key of a Secret of the same name, and the pod's name from the downward API.
+pub const COMBINED: &str = "/etc/proctor-combined";
+/// The combined volume's Secret key and value.
+pub const COMBINED_SECRET: (&str, &str) = ("secret-1", "secret value 1");
+/// The suffix of the Secret of text keys only that `secretVolume` reads with envFrom (its main
+/// Secret's binary key, NUL bytes and all, cannot be an env value).
+const ENV_SECRET_SUFFIX: &str = ".env";
 /// The mapped key's path in its volume.
 pub const MAPPED_PATH: &str = "sub/dir/data-2-mapped";
 /// The volumes' defaultMode and the mapped item's own mode. With the fsGroup's group read they
@@ -45,7 +54,7 @@ pub const KIND: Kind = Kind {
     resolve: resolve_config_map,
     entry: Entry {
         kind: "configMapVolume",
-        checks: "a ConfigMap's keys reach a non-root container in two volumes and in two projected volumes of it: every key a file with its content (binaryData byte for byte) and the defaultMode (0400), and one key mapped to a nested path with the item's mode (0600), plus the group read the fsGroup adds; and in env, by configMapKeyRef and by envFrom with a prefix, whitespace kept",
+        checks: "a ConfigMap's keys reach a non-root container in two volumes and in two projected volumes of it: every key a file with its content (binaryData byte for byte) and the defaultMode (0400), and one key mapped to a nested path with the item's mode (0600), plus the group read the fsGroup adds; one projected volume of three sources (a key of the ConfigMap, a key of a Secret of the same name, the pod's name) with each file's content and the defaultMode; and in env, by configMapKeyRef and by envFrom with a prefix, whitespace kept",
         parameters: "-",
         runs: "`cat`, `od` and `stat` of the files of four volumes of a ConfigMap the probe creates, and `printf` of the env it gave",
         catches: "wrong or cut content, binary bytes mangled, modes ignored, item mappings not applied",
@@ -58,7 +67,7 @@ pub const SECRET_KIND: Kind = Kind {
     resolve: resolve_secret,
     entry: Entry {
         kind: "secretVolume",
-        checks: "a Secret's keys reach a non-root container in two volumes and in two projected volumes of it: every key a file with its content (binary byte for byte) and the defaultMode (0400), and one key mapped to a nested path with the item's mode (0600), plus the group read the fsGroup adds; and in env by secretKeyRef, whitespace kept",
+        checks: "a Secret's keys reach a non-root container in two volumes and in two projected volumes of it: every key a file with its content (binary byte for byte) and the defaultMode (0400), and one key mapped to a nested path with the item's mode (0600), plus the group read the fsGroup adds; and in env, by secretKeyRef and by envFrom with a prefix (a second Secret, of text keys only), whitespace kept",
         parameters: "-",
         runs: "`cat`, `od` and `stat` of the files of four volumes of a Secret the probe creates, and `printf` of the env it gave",
         catches: "wrong or cut content, binary bytes mangled, modes ignored (world-readable secrets), item mappings not applied",
@@ -122,8 +131,34 @@ pub fn config_map(pod: &Pod) -> ConfigMap {
     }
 }
 
-/// The Secret of a `secretVolume` pod.
-pub fn secret(pod: &Pod) -> Secret {
+/// The Secrets of a `secretVolume` pod: the one of its volumes, and the one of text keys it
+/// reads with envFrom.
+pub fn secrets(pod: &Pod) -> Vec<Secret> {
+    let mut env = secret(pod);
+    if let Some(name) = env.metadata.name.as_mut() {
+        name.push_str(ENV_SECRET_SUFFIX);
+    }
+    if let Some(data) = env.data.as_mut() {
+        data.remove("binary");
+    }
+    vec![secret(pod), env]
+}
+
+/// The Secret beside a `configMapVolume` pod's ConfigMap, of the same name: one source of its
+/// combined projected volume.
+pub fn combined_secret(pod: &Pod) -> Secret {
+    Secret {
+        metadata: meta(pod),
+        string_data: Some(BTreeMap::from([(
+            COMBINED_SECRET.0.to_owned(),
+            COMBINED_SECRET.1.to_owned(),
+        )])),
+        ..Secret::default()
+    }
+}
+
+/// The Secret of a `secretVolume` pod's volumes.
+fn secret(pod: &Pod) -> Secret {
     let mut data: BTreeMap<String, ByteString> = TEXT
         .iter()
         .chain([&SPACED])
@@ -143,6 +178,56 @@ fn mapped() -> Vec<KeyToPath> {
         path: MAPPED_PATH.into(),
         mode: Some(ITEM_MODE),
     }]
+}
+
+/// One projected volume of three sources: the ConfigMap's first key, the Secret of the same
+/// name's key, and the pod's name.
+fn combined(name: &str) -> Volume {
+    let item = |key: &str, path: &str| {
+        Some(vec![KeyToPath {
+            key: key.into(),
+            path: path.into(),
+            mode: None,
+        }])
+    };
+    Volume {
+        name: "combined".into(),
+        projected: Some(ProjectedVolumeSource {
+            default_mode: Some(DEFAULT_MODE),
+            sources: Some(vec![
+                VolumeProjection {
+                    config_map: Some(ConfigMapProjection {
+                        name: name.into(),
+                        items: item(TEXT[0].0, "configmap-data-1"),
+                        optional: None,
+                    }),
+                    ..VolumeProjection::default()
+                },
+                VolumeProjection {
+                    secret: Some(SecretProjection {
+                        name: name.into(),
+                        items: item(COMBINED_SECRET.0, COMBINED_SECRET.0),
+                        optional: None,
+                    }),
+                    ..VolumeProjection::default()
+                },
+                VolumeProjection {
+                    downward_api: Some(DownwardAPIProjection {
+                        items: Some(vec![DownwardAPIVolumeFile {
+                            path: "podname".into(),
+                            field_ref: Some(ObjectFieldSelector {
+                                field_path: "metadata.name".into(),
+                                api_version: None,
+                            }),
+                            ..DownwardAPIVolumeFile::default()
+                        }]),
+                    }),
+                    ..VolumeProjection::default()
+                },
+            ]),
+        }),
+        ..Volume::default()
+    }
 }
 
 pub fn shape(secret: bool, spec: &mut PodSpec, pod_name: &str) {
@@ -201,12 +286,16 @@ pub fn shape(secret: bool, spec: &mut PodSpec, pod_name: &str) {
             ..Volume::default()
         }
     };
-    spec.volumes = Some(vec![
+    let mut volumes = vec![
         volume("whole", None),
         volume("mapped", Some(mapped())),
         projected("projected-whole", None),
         projected("projected-mapped", Some(mapped())),
-    ]);
+    ];
+    if !secret {
+        volumes.push(combined(&name));
+    }
+    spec.volumes = Some(volumes);
     let key_env = |env: &str, key: &str| {
         let value_from = if secret {
             EnvVarSource {
@@ -234,36 +323,49 @@ pub fn shape(secret: bool, spec: &mut PodSpec, pod_name: &str) {
         }
     };
     if let Some(container) = spec.containers.first_mut() {
-        container.volume_mounts = Some(vec![
+        let mut mounts = vec![
             mount("whole", WHOLE, true),
             mount("mapped", MAPPED, true),
             mount("projected-whole", PROJECTED_WHOLE, true),
             mount("projected-mapped", PROJECTED_MAPPED, true),
-        ]);
+        ];
+        if !secret {
+            mounts.push(mount("combined", COMBINED, true));
+        }
+        container.volume_mounts = Some(mounts);
         container.env = Some(vec![
             key_env("PROCTOR_KEY", TEXT[0].0),
             key_env("PROCTOR_SPACED", SPACED.0),
         ]);
-        // A Secret's envFrom would bring its binary key too, NUL bytes and all.
-        if !secret {
-            container.env_from = Some(vec![EnvFromSource {
+        container.env_from = Some(vec![if secret {
+            EnvFromSource {
+                secret_ref: Some(SecretEnvSource {
+                    name: format!("{name}{ENV_SECRET_SUFFIX}"),
+                    optional: None,
+                }),
+                prefix: Some(ENV_FROM_PREFIX.into()),
+                ..EnvFromSource::default()
+            }
+        } else {
+            EnvFromSource {
                 config_map_ref: Some(ConfigMapEnvSource {
                     name: name.clone(),
                     optional: None,
                 }),
                 prefix: Some(ENV_FROM_PREFIX.into()),
                 ..EnvFromSource::default()
-            }]);
-        }
+            }
+        }]);
         script(
             container,
-            r#"for k in data-1 data-2; do echo "$k: $(cat "$1/$k")"; done; echo "binary: $(od -An -tx1 -v "$1/binary" | tr -d ' \n')"; echo "mapped: $(cat "$2/$3")"; echo "mode data-1: $(stat -L -c %a "$1/data-1")"; echo "mode mapped: $(stat -L -c %a "$2/$3")"; echo "projected: $(cat "$4/data-1")"; echo "projected mapped: $(cat "$5/$3")"; echo "mode projected: $(stat -L -c %a "$4/data-1")"; echo "mode projected mapped: $(stat -L -c %a "$5/$3")"; printf 'env key: [%s]\n' "$PROCTOR_KEY"; printf 'env spaced: [%s]\n' "$PROCTOR_SPACED"; printf 'env from: [%s]\n' "${PROCTOR_FROM_spaced-unset}""#,
+            r#"for k in data-1 data-2; do echo "$k: $(cat "$1/$k")"; done; echo "binary: $(od -An -tx1 -v "$1/binary" | tr -d ' \n')"; echo "mapped: $(cat "$2/$3")"; echo "mode data-1: $(stat -L -c %a "$1/data-1")"; echo "mode mapped: $(stat -L -c %a "$2/$3")"; echo "projected: $(cat "$4/data-1")"; echo "projected mapped: $(cat "$5/$3")"; echo "mode projected: $(stat -L -c %a "$4/data-1")"; echo "mode projected mapped: $(stat -L -c %a "$5/$3")"; printf 'env key: [%s]\n' "$PROCTOR_KEY"; printf 'env spaced: [%s]\n' "$PROCTOR_SPACED"; printf 'env from: [%s]\n' "${PROCTOR_FROM_spaced-unset}"; if [ -d "$6" ]; then echo "combined: $(cat "$6/configmap-data-1")|$(cat "$6/secret-1")|$(cat "$6/podname")"; echo "mode combined: $(stat -L -c %a "$6/secret-1")"; fi"#,
             &[
                 WHOLE,
                 MAPPED,
                 MAPPED_PATH,
                 PROJECTED_WHOLE,
                 PROJECTED_MAPPED,
+                COMBINED,
             ],
         );
     }
@@ -340,11 +442,26 @@ pub fn judge(secret: bool, evidence: &Evidence) -> Option<Outcome> {
             spaced.as_str(),
             field_or(log, "not read", "env spaced"),
         ));
+        checks.push(equal(
+            "envFrom",
+            spaced.as_str(),
+            field_or(log, "not read", "env from"),
+        ));
         if !secret {
+            let pod = evidence
+                .pods
+                .first()
+                .map(|p| p.name.as_str())
+                .unwrap_or_default();
             checks.push(equal(
-                "envFrom",
-                spaced.as_str(),
-                field_or(log, "not read", "env from"),
+                "combinedContent",
+                format!("{}|{}|{pod}", TEXT[0].1, COMBINED_SECRET.1).as_str(),
+                field_or(log, "not read", "combined"),
+            ));
+            checks.push(equal(
+                "combinedDefaultMode",
+                format!("{:o}", DEFAULT_MODE | FS_GROUP_BITS).as_str(),
+                field_or(log, "not read", "mode combined"),
             ));
         }
         Outcome::from_checks(

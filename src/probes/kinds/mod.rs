@@ -8,7 +8,9 @@
 //! it does more than wait for its pod to finish); the compiler
 //! points at every match that misses it.
 
+pub mod allocatable_limits;
 pub mod capabilities;
+pub mod command_and_args;
 pub mod command_not_found;
 pub mod concurrent_start;
 pub mod config_map_volume;
@@ -20,6 +22,7 @@ pub mod downward_api;
 pub mod empty_dir_memory;
 pub mod empty_dir_modes;
 pub mod env;
+pub mod ephemeral_containers;
 pub mod etc_hosts;
 pub mod exec_exit_code;
 pub mod exec_missing_binary;
@@ -28,6 +31,7 @@ pub mod fs_group;
 pub mod graceful_shutdown;
 pub mod host_devices;
 pub mod hostname;
+pub mod http_hooks;
 pub mod init_containers;
 pub mod large_output;
 pub mod live_updates;
@@ -41,6 +45,7 @@ pub mod pod_network;
 pub mod pod_to_pod_tcp;
 pub mod post_start;
 pub mod pre_stop;
+pub mod previous_log;
 pub mod privileged;
 pub mod process_group_kill;
 pub mod projected_volume;
@@ -52,7 +57,10 @@ pub mod restart_count;
 pub mod run_as_identity;
 pub mod seccomp_default;
 pub mod shared_localhost;
+pub mod sidecar_order;
 pub mod stderr;
+pub mod stream_order;
+pub mod streaming;
 pub mod sub_path;
 pub mod sysctls;
 pub mod termination_message;
@@ -117,6 +125,7 @@ pub const KINDS: &[Kind] = &[
     termination_message::KIND,
     unicode_output::KIND,
     restart_count::KIND,
+    previous_log::KIND,
     run_as_identity::KIND,
     fs_group::KIND,
     capabilities::KIND,
@@ -131,20 +140,27 @@ pub const KINDS: &[Kind] = &[
     dns_config::KIND,
     downward_api::KIND,
     variable_expansion::KIND,
+    command_and_args::KIND,
     resource_limits::KIND,
+    allocatable_limits::KIND,
     empty_dir_memory::KIND,
     sub_path::KIND,
     projected_volume::KIND,
     long_log_line::KIND,
+    stream_order::KIND,
     pod_network::KIND,
     pod_to_pod_tcp::KIND,
     shared_localhost::KIND,
+    streaming::KIND,
+    ephemeral_containers::KIND,
     post_start::KIND,
     pre_stop::KIND,
+    http_hooks::KIND,
     liveness_restart::KIND,
     container_probes::KIND,
     container_probes::SIDECAR_KIND,
     init_containers::KIND,
+    sidecar_order::KIND,
     namespaces::KIND,
     privileged::KIND,
     live_updates::KIND,
@@ -207,6 +223,7 @@ pub enum ProbeKind {
     RestartCount {
         failures: i32,
     },
+    PreviousLog,
     RunAsIdentity {
         user: i64,
         group: i64,
@@ -234,7 +251,9 @@ pub enum ProbeKind {
     DnsConfig,
     DownwardApi,
     VariableExpansion,
+    CommandAndArgs,
     ResourceLimits,
+    AllocatableLimits,
     EmptyDirMemory {
         size_limit_mib: i32,
     },
@@ -243,15 +262,20 @@ pub enum ProbeKind {
     LongLogLine {
         bytes: i32,
     },
+    StreamOrder,
     PodNetwork,
     PodToPodTcp,
     SharedLocalhost,
+    Streaming,
+    EphemeralContainers,
     PostStart,
     PreStop,
+    HttpHooks,
     LivenessRestart,
     ContainerProbes,
     SidecarProbes,
     InitContainers,
+    SidecarOrder,
     Namespaces,
     Privileged,
     LiveUpdates,
@@ -302,6 +326,7 @@ impl ProbeKind {
             ProbeKind::TerminationMessage { .. } => termination_message::KIND.name,
             ProbeKind::UnicodeOutput { .. } => unicode_output::KIND.name,
             ProbeKind::RestartCount { .. } => restart_count::KIND.name,
+            ProbeKind::PreviousLog => previous_log::KIND.name,
             ProbeKind::RunAsIdentity { .. } => run_as_identity::KIND.name,
             ProbeKind::FsGroup { .. } => fs_group::KIND.name,
             ProbeKind::Capabilities { .. } => capabilities::KIND.name,
@@ -316,20 +341,27 @@ impl ProbeKind {
             ProbeKind::DnsConfig => dns_config::KIND.name,
             ProbeKind::DownwardApi => downward_api::KIND.name,
             ProbeKind::VariableExpansion => variable_expansion::KIND.name,
+            ProbeKind::CommandAndArgs => command_and_args::KIND.name,
             ProbeKind::ResourceLimits => resource_limits::KIND.name,
+            ProbeKind::AllocatableLimits => allocatable_limits::KIND.name,
             ProbeKind::EmptyDirMemory { .. } => empty_dir_memory::KIND.name,
             ProbeKind::SubPath => sub_path::KIND.name,
             ProbeKind::ProjectedVolume => projected_volume::KIND.name,
             ProbeKind::LongLogLine { .. } => long_log_line::KIND.name,
+            ProbeKind::StreamOrder => stream_order::KIND.name,
             ProbeKind::PodNetwork => pod_network::KIND.name,
             ProbeKind::PodToPodTcp => pod_to_pod_tcp::KIND.name,
             ProbeKind::SharedLocalhost => shared_localhost::KIND.name,
+            ProbeKind::Streaming => streaming::KIND.name,
+            ProbeKind::EphemeralContainers => ephemeral_containers::KIND.name,
             ProbeKind::PostStart => post_start::KIND.name,
             ProbeKind::PreStop => pre_stop::KIND.name,
+            ProbeKind::HttpHooks => http_hooks::KIND.name,
             ProbeKind::LivenessRestart => liveness_restart::KIND.name,
             ProbeKind::ContainerProbes => container_probes::KIND.name,
             ProbeKind::SidecarProbes => container_probes::SIDECAR_KIND.name,
             ProbeKind::InitContainers => init_containers::KIND.name,
+            ProbeKind::SidecarOrder => sidecar_order::KIND.name,
             ProbeKind::Namespaces => namespaces::KIND.name,
             ProbeKind::Privileged => privileged::KIND.name,
             ProbeKind::LiveUpdates => live_updates::KIND.name,
@@ -359,7 +391,8 @@ impl ProbeKind {
         match self {
             ProbeKind::GracefulShutdown { .. }
             | ProbeKind::ProcessGroupKill { .. }
-            | ProbeKind::PreStop => true,
+            | ProbeKind::PreStop
+            | ProbeKind::HttpHooks => true,
             ProbeKind::Custom(c) => custom::deletes(c),
             _ => false,
         }
@@ -418,6 +451,26 @@ impl ProbeKind {
         matches!(self, ProbeKind::ContainerProbes | ProbeKind::SidecarProbes)
     }
 
+    /// Whether the verdict also reads the log of the container's previous run.
+    pub fn reads_previous_log(&self) -> bool {
+        matches!(self, ProbeKind::PreviousLog)
+    }
+
+    /// The pod's other containers whose logs the verdict reads.
+    pub fn other_logs(&self) -> &'static [&'static str] {
+        match self {
+            ProbeKind::Streaming => &[streaming::SECOND],
+            ProbeKind::HttpHooks => &[http_hooks::HANDLER],
+            ProbeKind::EphemeralContainers => &ephemeral_containers::EPHEMERAL,
+            _ => &[],
+        }
+    }
+
+    /// Whether the verdict reads the pod's node (its podCIDRs, its allocatable resources).
+    pub fn reads_node(&self) -> bool {
+        matches!(self, ProbeKind::PodNetwork | ProbeKind::AllocatableLimits)
+    }
+
     /// Whether the verdict reads the container's log.
     pub fn needs_log(&self) -> bool {
         match self {
@@ -442,17 +495,24 @@ impl ProbeKind {
             | ProbeKind::DownwardApi
             | ProbeKind::VariableExpansion
             | ProbeKind::ResourceLimits
+            | ProbeKind::AllocatableLimits
             | ProbeKind::EmptyDirMemory { .. }
             | ProbeKind::SubPath
             | ProbeKind::ProjectedVolume
             | ProbeKind::LongLogLine { .. }
+            | ProbeKind::StreamOrder
+            | ProbeKind::PreviousLog
             | ProbeKind::PodNetwork
             | ProbeKind::SharedLocalhost
+            | ProbeKind::Streaming
+            | ProbeKind::EphemeralContainers
             | ProbeKind::PostStart
+            | ProbeKind::HttpHooks
             | ProbeKind::LivenessRestart
             | ProbeKind::ContainerProbes
             | ProbeKind::SidecarProbes
             | ProbeKind::InitContainers
+            | ProbeKind::SidecarOrder
             | ProbeKind::ConfigMapVolume
             | ProbeKind::SecretVolume
             | ProbeKind::EmptyDirModes
@@ -477,11 +537,15 @@ impl ProbeKind {
             ProbeKind::Custom(custom) => custom::step(custom, at),
             ProbeKind::PodToPodTcp => pod_to_pod_tcp::step(at),
             ProbeKind::PreStop => pre_stop::step(at),
+            ProbeKind::HttpHooks => http_hooks::step(at),
             ProbeKind::ContainerProbes | ProbeKind::SidecarProbes => container_probes::step(at),
             ProbeKind::InitContainers => init_containers::step(at),
             ProbeKind::Namespaces => namespaces::step(at),
             ProbeKind::Privileged => privileged::step(at),
             ProbeKind::LiveUpdates => live_updates::step(at),
+            ProbeKind::Streaming => streaming::step(at),
+            ProbeKind::PreviousLog => previous_log::step(at),
+            ProbeKind::EphemeralContainers => ephemeral_containers::step(at),
             _ if at.finished => Step::Judge {
                 read_log: self.needs_log(),
             },
@@ -522,6 +586,7 @@ impl ProbeKind {
             } => termination_message::shape(text, *fallback_to_logs, spec),
             ProbeKind::UnicodeOutput { text } => unicode_output::shape(text, spec),
             ProbeKind::RestartCount { failures } => restart_count::shape(*failures, spec),
+            ProbeKind::PreviousLog => previous_log::shape(spec),
             ProbeKind::RunAsIdentity {
                 user,
                 group,
@@ -543,22 +608,29 @@ impl ProbeKind {
             ProbeKind::DnsConfig => dns_config::shape(spec),
             ProbeKind::DownwardApi => {}
             ProbeKind::VariableExpansion => variable_expansion::shape(spec),
+            ProbeKind::CommandAndArgs => command_and_args::shape(spec),
             ProbeKind::ResourceLimits => resource_limits::shape(spec),
+            ProbeKind::AllocatableLimits => allocatable_limits::shape(spec),
             ProbeKind::EmptyDirMemory { size_limit_mib } => {
                 empty_dir_memory::shape(*size_limit_mib, spec)
             }
             ProbeKind::SubPath => sub_path::shape(spec),
             ProbeKind::ProjectedVolume => projected_volume::shape(spec),
             ProbeKind::LongLogLine { bytes } => long_log_line::shape(*bytes, spec),
+            ProbeKind::StreamOrder => stream_order::shape(spec),
             ProbeKind::PodNetwork => pod_network::shape(spec),
             ProbeKind::PodToPodTcp => pod_to_pod_tcp::shape(spec, index),
             ProbeKind::SharedLocalhost => shared_localhost::shape(spec),
+            ProbeKind::Streaming => streaming::shape(spec),
+            ProbeKind::EphemeralContainers => ephemeral_containers::shape(spec),
             ProbeKind::PostStart => post_start::shape(spec),
             ProbeKind::PreStop => pre_stop::shape(spec),
+            ProbeKind::HttpHooks => http_hooks::shape(spec),
             ProbeKind::LivenessRestart => liveness_restart::shape(spec),
             ProbeKind::ContainerProbes => container_probes::shape(false, spec, index),
             ProbeKind::SidecarProbes => container_probes::shape(true, spec, index),
             ProbeKind::InitContainers => init_containers::shape(spec, index),
+            ProbeKind::SidecarOrder => sidecar_order::shape(spec),
             ProbeKind::Namespaces => namespaces::shape(spec, index),
             ProbeKind::Privileged => privileged::shape(spec, index, &pod_name),
             ProbeKind::LiveUpdates => live_updates::shape(spec, &pod_name),
@@ -603,6 +675,7 @@ impl ProbeKind {
             } => termination_message::judge(text, *fallback_to_logs, evidence),
             ProbeKind::UnicodeOutput { text } => unicode_output::judge(text, evidence),
             ProbeKind::RestartCount { failures } => restart_count::judge(*failures, evidence),
+            ProbeKind::PreviousLog => previous_log::judge(evidence),
             ProbeKind::RunAsIdentity {
                 user,
                 group,
@@ -621,22 +694,29 @@ impl ProbeKind {
             ProbeKind::DnsConfig => dns_config::judge(evidence),
             ProbeKind::DownwardApi => downward_api::judge(evidence),
             ProbeKind::VariableExpansion => variable_expansion::judge(evidence),
+            ProbeKind::CommandAndArgs => command_and_args::judge(evidence),
             ProbeKind::ResourceLimits => resource_limits::judge(evidence),
+            ProbeKind::AllocatableLimits => allocatable_limits::judge(evidence),
             ProbeKind::EmptyDirMemory { size_limit_mib } => {
                 empty_dir_memory::judge(*size_limit_mib, evidence)
             }
             ProbeKind::SubPath => sub_path::judge(evidence),
             ProbeKind::ProjectedVolume => projected_volume::judge(evidence),
             ProbeKind::LongLogLine { bytes } => long_log_line::judge(*bytes, evidence),
+            ProbeKind::StreamOrder => stream_order::judge(evidence),
             ProbeKind::PodNetwork => pod_network::judge(evidence),
             ProbeKind::PodToPodTcp => pod_to_pod_tcp::judge(evidence),
             ProbeKind::SharedLocalhost => shared_localhost::judge(evidence),
+            ProbeKind::Streaming => streaming::judge(evidence),
+            ProbeKind::EphemeralContainers => ephemeral_containers::judge(evidence),
             ProbeKind::PostStart => post_start::judge(evidence),
             ProbeKind::PreStop => pre_stop::judge(evidence),
+            ProbeKind::HttpHooks => http_hooks::judge(evidence),
             ProbeKind::LivenessRestart => liveness_restart::judge(evidence),
             ProbeKind::ContainerProbes => container_probes::judge(false, evidence),
             ProbeKind::SidecarProbes => container_probes::judge(true, evidence),
             ProbeKind::InitContainers => init_containers::judge(evidence),
+            ProbeKind::SidecarOrder => sidecar_order::judge(evidence),
             ProbeKind::Namespaces => namespaces::judge(evidence),
             ProbeKind::Privileged => privileged::judge(evidence),
             ProbeKind::LiveUpdates => live_updates::judge(evidence),

@@ -1,0 +1,205 @@
+//! `httpHooks`: a container's postStart and preStop httpGet hooks run, in that order, and
+//! reach the handler the spec names: the postStart one before the container is taken for
+//! started, the preStop one when the pod is deleted. The kubelet sends both requests itself, to
+//! the pod's IP; catches a kubelet that skips httpGet hooks or sends them elsewhere, and a pod
+//! whose network the node cannot reach.
+//!
+//! The handler is a sidecar of the same pod (`httpd` with a CGI that records each request in
+//! the sidecar's log and in an emptyDir). The sidecar outlives the app container, so its log
+//! holds both requests by the time the app container ended, however it was stopped.
+
+use k8s_openapi::api::core::v1::{
+    Container, ExecAction, HTTPGetAction, Lifecycle, LifecycleHandler, PodSpec,
+    Probe as ContainerProbe,
+};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::{Kind, ProbeKind, READY_MARKER, empty_dir, field, log_text, mount, script};
+use crate::api::Probe;
+use crate::controller::drive::{At, Step};
+use crate::probes::catalog::Entry;
+use crate::verdict::{Evidence, Outcome, equal, log_missing, quoted};
+
+/// The handler sidecar's name and port, and where the requests are recorded.
+pub const HANDLER: &str = "hook-handler";
+const PORT: i32 = 8080;
+const RECORD: &str = "/hooks/requests";
+const GRACE_SECONDS: i64 = 10;
+
+pub const KIND: Kind = Kind {
+    name: "httpHooks",
+    resolve,
+    entry: Entry {
+        kind: "httpHooks",
+        checks: "the postStart httpGet hook reaches its handler before the container goes on (it sees the request recorded), and deleting the pod sends the preStop httpGet hook after it: the handler records `GET poststart` then `GET prestop`",
+        parameters: "-",
+        runs: "a sidecar serves `httpd` with a CGI that records each request; the app container's postStart and preStop hooks are httpGet to it at the pod's IP; Proctor deletes the pod (grace 10 s)",
+        catches: "httpGet hooks skipped, sent out of order or to the wrong place, or a pod IP the node cannot reach",
+        faults: "isolation",
+    },
+};
+
+fn resolve(probe: &Probe) -> Option<ProbeKind> {
+    probe.http_hooks.as_ref()?;
+    Some(ProbeKind::HttpHooks)
+}
+
+/// Serves `/cgi-bin/hook`, which records `METHOD QUERY` in the sidecar's log (the stdout of its
+/// PID 1) and in the emptyDir (`$1`), and `/ready` for the startup probe, on port `$2`.
+const HANDLER_SCRIPT: &str = r#"mkdir -p /tmp/www/cgi-bin
+printf '#!/bin/sh\necho "$REQUEST_METHOD $QUERY_STRING" >> /proc/1/fd/1\necho "$REQUEST_METHOD $QUERY_STRING" >> %s\nprintf "Content-Type: text/plain\\r\\n\\r\\nrecorded\\n"\n' "$1" > /tmp/www/cgi-bin/hook
+chmod 755 /tmp/www/cgi-bin/hook
+echo ok > /tmp/www/ready
+trap 'exit 0' TERM
+httpd -f -p "$2" -h /tmp/www &
+wait $!"#;
+
+/// Waits (10 s at most) for the postStart request's record, says whether it came, and runs
+/// until deleted.
+const APP_SCRIPT: &str = r#"trap 'exit 0' TERM
+i=0
+while [ "$i" -lt 50 ] && ! grep -q poststart "$1" 2>/dev/null; do sleep 0.2; i=$((i + 1)); done
+if grep -q poststart "$1" 2>/dev/null; then echo "poststart: seen"; else echo "poststart: missing"; fi
+echo "$2"
+while :; do sleep 0.2; done"#;
+
+fn hook(query: &str) -> LifecycleHandler {
+    LifecycleHandler {
+        http_get: Some(HTTPGetAction {
+            path: Some(format!("/cgi-bin/hook?{query}")),
+            port: IntOrString::Int(PORT),
+            ..HTTPGetAction::default()
+        }),
+        ..LifecycleHandler::default()
+    }
+}
+
+fn handler(app: &Container) -> Container {
+    let mut handler = app.clone();
+    handler.name = HANDLER.into();
+    handler.restart_policy = Some("Always".into());
+    handler.lifecycle = None;
+    // Started (and the app container after it) once httpd answers.
+    handler.startup_probe = Some(ContainerProbe {
+        exec: Some(ExecAction {
+            command: Some(vec![
+                "wget".into(),
+                "-q".into(),
+                "-O".into(),
+                "/dev/null".into(),
+                format!("http://127.0.0.1:{PORT}/ready"),
+            ]),
+        }),
+        period_seconds: Some(1),
+        failure_threshold: Some(30),
+        ..ContainerProbe::default()
+    });
+    script(&mut handler, HANDLER_SCRIPT, &[RECORD, &PORT.to_string()]);
+    handler
+}
+
+pub fn shape(spec: &mut PodSpec) {
+    spec.termination_grace_period_seconds = Some(GRACE_SECONDS);
+    spec.volumes = Some(vec![empty_dir("hooks")]);
+    let Some(app) = spec.containers.first_mut() else {
+        return;
+    };
+    app.volume_mounts = Some(vec![mount("hooks", "/hooks", false)]);
+    let sidecar = handler(app);
+    app.lifecycle = Some(Lifecycle {
+        post_start: Some(hook("poststart")),
+        pre_stop: Some(hook("prestop")),
+        ..Lifecycle::default()
+    });
+    script(app, APP_SCRIPT, &[RECORD, READY_MARKER]);
+    spec.init_containers = Some(vec![sidecar]);
+}
+
+/// Delete the pod once its app container is ready; judge once it ended (deleted, or killed after
+/// a failed postStart hook): the preStop hook ran before it was stopped.
+pub fn step(at: &At) -> Step {
+    if at.view.deletion_requested() || at.finished {
+        if at.first.terminated().is_some() {
+            Step::Judge { read_log: true }
+        } else {
+            Step::Wait
+        }
+    } else if at.running {
+        Step::DeleteWhenReady {
+            grace_period_seconds: GRACE_SECONDS,
+        }
+    } else {
+        Step::Wait
+    }
+}
+
+pub fn judge(evidence: &Evidence) -> Option<Outcome> {
+    // Once the app container ended (the pod's phase may still be Running: the sidecar stops
+    // after it).
+    evidence.pods.first()?.terminated()?;
+    {
+        let Some(log) = log_text(evidence) else {
+            return Some(log_missing("httpHooks"));
+        };
+        let Some(recorded) = evidence
+            .container_logs
+            .get(HANDLER)
+            .and_then(|l| l.text.as_deref())
+        else {
+            return Some(log_missing("httpHooks (its handler's)"));
+        };
+        let recorded = recorded.trim_end();
+        Some(Outcome::from_checks(
+            vec![
+                equal(
+                    "postStart",
+                    "seen",
+                    field(log, "poststart").unwrap_or("not reported"),
+                ),
+                equal(
+                    "handlerRecord",
+                    quoted("GET poststart\nGET prestop"),
+                    quoted(recorded),
+                ),
+            ],
+            "the postStart and preStop httpGet hooks reached their handler, in that order".into(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Verdict;
+    use crate::verdict::LogObservation;
+
+    fn judged(fixture: &str, log: &str, handler: &str) -> Outcome {
+        let mut evidence = Evidence {
+            log: Some(LogObservation::of(log.as_bytes())),
+            ..super::super::recorded(&[fixture])
+        };
+        evidence
+            .container_logs
+            .insert(HANDLER.into(), LogObservation::of(handler.as_bytes()));
+        judge(&evidence).unwrap()
+    }
+
+    #[test]
+    fn both_hooks_recorded_in_order_pass() {
+        let outcome = judged(
+            include_str!("../../../tests/fixtures/pods/http-hooks-runc.json"),
+            "poststart: seen\nproctor-ready\n",
+            "GET poststart\nGET prestop\n",
+        );
+        assert_eq!(outcome.verdict, Verdict::Passed, "{outcome:?}");
+    }
+
+    #[test]
+    fn hooks_that_never_reach_the_pod_fail() {
+        let netns = include_str!("../../../tests/fixtures/pods/http-hooks-faulty-netns.json");
+        let outcome = judged(netns, "", "");
+        assert_eq!(outcome.reason, "PostStartMismatch", "{outcome:?}");
+        let outcome = judged(netns, "poststart: seen\nproctor-ready\n", "GET poststart\n");
+        assert_eq!(outcome.reason, "HandlerRecordMismatch", "{outcome:?}");
+    }
+}
