@@ -181,7 +181,7 @@ fn ci_identity(ns: &str, dir: &std::path::Path) -> std::path::PathBuf {
   resources: [pods/log]
   verbs: [get]
 - apiGroups: [""]
-  resources: [pods/exec]
+  resources: [pods/exec, pods/attach]
   verbs: [create, get]
 - apiGroups: [""]
   resources: [pods/ephemeralcontainers]

@@ -337,21 +337,18 @@ pub async fn release_pod(client: &Client, pod: &Pod) -> Result<(), Error> {
     }
 }
 
-/// When the kubelet began stopping the probe container of pod `name`: the first of its
-/// `Killing` Events for it. `None` when there is none, or it cannot be read (the verdict then
-/// says that the kubelet's part cannot be told from the runtime's).
-/// The `streaming` probe's conversations with its pod's two containers, one after another: an
-/// exec into each, `cat` with a terminal in the probe container, attach to it. Each gives the
-/// check its kind makes of it; each waits `limit` at most.
-pub async fn stream_conversations(
+/// An exec into each of `containers` of pod `pod` that prints the container's name from its
+/// env, and its check (`streaming` and `ephemeralContainers`).
+async fn exec_in_each(
     client: &Client,
     ns: &str,
     pod: &str,
+    containers: &[&str],
     limit: std::time::Duration,
 ) -> Result<Vec<crate::api::Check>, Error> {
     use crate::probes::kinds::streaming;
     let mut checks = Vec::new();
-    for container in [crate::probes::CONTAINER, streaming::SECOND] {
+    for container in containers {
         let (exec, stdout, _) =
             super::stream::exec(client, ns, pod, container, streaming::exec_command(), limit)
                 .await?;
@@ -362,6 +359,27 @@ pub async fn stream_conversations(
         };
         checks.push(streaming::exec_check(container, &stdout, error.as_deref()));
     }
+    Ok(checks)
+}
+
+/// The `streaming` probe's conversations with its pod's two containers, one after another: an
+/// exec into each, `cat` with a terminal in the probe container, attach to it. Each gives the
+/// check its kind makes of it; each waits `limit` at most.
+pub async fn stream_conversations(
+    client: &Client,
+    ns: &str,
+    pod: &str,
+    limit: std::time::Duration,
+) -> Result<Vec<crate::api::Check>, Error> {
+    use crate::probes::kinds::streaming;
+    let mut checks = exec_in_each(
+        client,
+        ns,
+        pod,
+        &[crate::probes::CONTAINER, streaming::SECOND],
+        limit,
+    )
+    .await?;
     let tty = converse(
         client,
         ns,
@@ -400,7 +418,12 @@ pub async fn stream_conversations(
         limit,
     )
     .await?;
-    checks.push(streaming::attach_check(&attach.output, attach.heard));
+    let refused = attach.exit.and_then(|e| e.error);
+    checks.push(streaming::attach_check(
+        &attach.output,
+        attach.heard,
+        refused.as_deref(),
+    ));
     Ok(checks)
 }
 
@@ -445,22 +468,8 @@ pub async fn exec_ephemeral_containers(
     pod: &str,
     limit: std::time::Duration,
 ) -> Result<Vec<crate::api::Check>, Error> {
-    use crate::probes::kinds::{ephemeral_containers, streaming};
-    let mut checks = Vec::new();
-    for name in ephemeral_containers::EPHEMERAL {
-        let (exec, stdout, _) =
-            super::stream::exec(client, ns, pod, name, streaming::exec_command(), limit).await?;
-        let error = match (exec.exit_code, exec.error) {
-            (Some(0), _) => None,
-            (Some(code), _) => Some(format!("exit {code}")),
-            (None, error) => Some(error.unwrap_or_else(|| "no exit status".into())),
-        };
-        checks.push(ephemeral_containers::exec_check(
-            name,
-            &stdout,
-            error.as_deref(),
-        ));
-    }
+    use crate::probes::kinds::ephemeral_containers;
+    let checks = exec_in_each(client, ns, pod, &ephemeral_containers::EPHEMERAL, limit).await?;
     let done = ["touch", "/shared/done"].map(str::to_owned).to_vec();
     super::stream::exec(client, ns, pod, crate::probes::CONTAINER, done, limit).await?;
     Ok(checks)
@@ -491,6 +500,9 @@ pub async fn read_node(
     }
 }
 
+/// When the kubelet began stopping the probe container of pod `name`: the first of its
+/// `Killing` Events for it. `None` when there is none, or it cannot be read (the verdict then
+/// says that the kubelet's part cannot be told from the runtime's).
 pub async fn kill_started_at(
     client: &Client,
     ns: &str,

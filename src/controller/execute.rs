@@ -311,31 +311,14 @@ impl RunWork<'_> {
                     self.requeue_within(Duration::from_secs(1));
                     return Ok(());
                 }
-                Step::ExecEphemeral => {
+                Step::ExecEphemeral | Step::Stream => {
                     let limit = self.time_left(probe, ps).min(Duration::from_secs(10));
-                    let checks = act::exec_ephemeral_containers(
-                        &self.ctx.client,
-                        &self.rc.namespace,
-                        &first,
-                        limit,
-                    )
-                    .await?;
-                    for check in checks {
-                        let done = Observed::ActionDone { check: Some(check) };
-                        record::record(probe, ps, done, self.now);
-                    }
-                    self.requeue_within(Duration::from_secs(1));
-                    return Ok(());
-                }
-                Step::Stream => {
-                    let limit = self.time_left(probe, ps).min(Duration::from_secs(10));
-                    let checks = act::stream_conversations(
-                        &self.ctx.client,
-                        &self.rc.namespace,
-                        &first,
-                        limit,
-                    )
-                    .await?;
+                    let (client, ns) = (&self.ctx.client, &self.rc.namespace);
+                    let checks = if step == Step::Stream {
+                        act::stream_conversations(client, ns, &first, limit).await?
+                    } else {
+                        act::exec_ephemeral_containers(client, ns, &first, limit).await?
+                    };
                     for check in checks {
                         let done = Observed::ActionDone { check: Some(check) };
                         record::record(probe, ps, done, self.now);

@@ -7,7 +7,7 @@
 use k8s_openapi::api::core::v1::{Container, EnvVar, EphemeralContainer, PodSpec};
 
 use super::{Kind, ProbeKind, empty_dir, log_text, mount, script};
-use crate::api::{Check, Probe};
+use crate::api::Probe;
 use crate::controller::drive::{At, Step};
 use crate::probes::catalog::Entry;
 use crate::verdict::{Evidence, Outcome, check, equal, finished_pod, log_missing, quoted};
@@ -97,11 +97,6 @@ pub fn step(at: &At) -> Step {
     } else {
         Step::Wait
     }
-}
-
-/// The check of an exec into ephemeral container `name`.
-pub fn exec_check(name: &str, output: &str, error: Option<&str>) -> Check {
-    super::streaming::exec_check(name, output, error)
 }
 
 pub fn judge(evidence: &Evidence) -> Option<Outcome> {

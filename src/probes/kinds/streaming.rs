@@ -57,10 +57,10 @@ fn resolve(probe: &Probe) -> Option<ProbeKind> {
 }
 
 /// The probe container: answers each line it reads until `end`, then lets the second container
-/// go. A stdin at its end (not connected) is said, and the container stays 30 s for Proctor to
-/// find out.
+/// go. A stdin at its end (not connected), or silent for a minute (attach refused), is said,
+/// and the container stays 30 s more for Proctor to find out.
 const PROBE_SCRIPT: &str = r#"echo started
-while read -r line; do
+while read -r -t 60 line; do
   echo "got: $line"
   if [ "$line" = "$1" ]; then touch /shared/done; exit 0; fi
 done
@@ -137,13 +137,13 @@ pub fn tty_check(output: &str, heard: bool, exit: Option<&str>) -> Check {
     check("ttyExec", &expected, observed, heard && exit.is_none())
 }
 
-pub fn attach_check(output: &str, heard: bool) -> Check {
-    check(
-        "attach",
-        quoted(&attach_heard()),
-        quoted(output.trim_end()),
-        heard,
-    )
+/// `error`: why attach did not open (the API server's words, e.g. RBAC).
+pub fn attach_check(output: &str, heard: bool, error: Option<&str>) -> Check {
+    let observed = match error {
+        Some(error) => format!("{} ({error})", quoted(output.trim_end())),
+        None => quoted(output.trim_end()),
+    };
+    check("attach", quoted(&attach_heard()), observed, heard)
 }
 
 /// `probe` → `Probe`, `debugger-1` → `Debugger1`, for check names.
@@ -233,7 +233,9 @@ mod tests {
             "{silent:?}"
         );
         assert!(!tty_check(&tty_heard(), true, Some("exit 1")).passed);
-        assert!(attach_check("got: hello over attach\n", true).passed);
-        assert!(!attach_check("", false).passed);
+        assert!(attach_check("got: hello over attach\n", true, None).passed);
+        assert!(!attach_check("", false, None).passed);
+        let refused = attach_check("", false, Some("pods \"p\" is forbidden"));
+        assert!(refused.observed.contains("forbidden"), "{refused:?}");
     }
 }
