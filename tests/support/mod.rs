@@ -577,6 +577,7 @@ pub const FAULTY_EXIT_FAILS: &[&str] = &[
     "restart-count",
     "previous-log",
     "command-and-args",
+    "streaming",
     "custom-exit-3",
     "oom-kill",
     "init-containers",
