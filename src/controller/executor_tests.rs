@@ -131,10 +131,15 @@ async fn reconcile_with(
             if let Ok(mut calls) = recorded.lock() {
                 calls.push(call);
             }
+            // A string is sent as it is, as the kubelet's log answers are (plain text).
+            let (content_type, bytes) = match reply {
+                Value::String(text) => ("text/plain", text.into_bytes()),
+                json => ("application/json", json.to_string().into_bytes()),
+            };
             let response = Response::builder()
                 .status(code)
-                .header("content-type", "application/json")
-                .body(Body::from(reply.to_string().into_bytes()))
+                .header("content-type", content_type)
+                .body(Body::from(bytes))
                 .expect("a response");
             respond.send_response(response);
         }
@@ -349,8 +354,8 @@ async fn a_transient_error_writes_no_verdict_and_is_retried() {
     );
 }
 
-#[tokio::test]
-async fn a_log_the_kubelet_does_not_have_becomes_log_unavailable() {
+/// The run with its `env` probe running, and that probe's pod, finished with exit code 0.
+fn env_probe_finished() -> (TestRun, Vec<Pod>) {
     let run = run(json!([{"name": "env", "env": {}}]), None);
     let mut pods = pods_of(&run, terminated(0));
     let mut status = TestRunStatus::default();
@@ -373,10 +378,15 @@ async fn a_log_the_kubelet_does_not_have_becomes_log_unavailable() {
         r
     };
     pods.truncate(1);
-    let gone = "container \"probe\" in pod \"x\" is not available";
+    (run, pods)
+}
+
+/// The probe's verdict when every log request is answered with `answer`: one log read, then
+/// the status written.
+async fn judged_on_log(answer: Answer) -> crate::api::ProbeStatus {
+    let (run, pods) = env_probe_finished();
     let (result, calls) = reconcile_once(&run, pods, move |call| {
-        (call.method == "GET" && call.path.ends_with("/log"))
-            .then(|| status_of(404, "NotFound", gone))
+        (call.method == "GET" && call.path.ends_with("/log")).then(|| answer.clone())
     })
     .await;
     result.expect("the reconcile succeeds");
@@ -385,12 +395,31 @@ async fn a_log_the_kubelet_does_not_have_becomes_log_unavailable() {
         1,
         "{calls:#?}"
     );
-    let status = written_status(&calls);
-    let env = &status.probes[0];
+    written_status(&calls).probes.remove(0)
+}
+
+#[tokio::test]
+async fn a_log_the_kubelet_does_not_have_becomes_log_unavailable() {
+    let gone = "container \"probe\" in pod \"x\" is not available";
+    let env = judged_on_log(status_of(404, "NotFound", gone)).await;
     assert_eq!(env.verdict, Some(Verdict::Error), "{env:#?}");
     assert_eq!(env.reason.as_deref(), Some("LogUnavailable"));
     assert!(
         env.message.as_deref().unwrap_or_default().contains(gone),
+        "{env:#?}"
+    );
+}
+
+/// A kubelet that removed the container answers 200 with its notice for body: `LogUnavailable`
+/// with that notice, not a `Failed` verdict on a log the container never wrote.
+#[tokio::test]
+async fn the_kubelets_notice_in_place_of_a_log_becomes_log_unavailable() {
+    let notice = "unable to retrieve container logs for containerd://1d66c66557bff1c7";
+    let env = judged_on_log((200, Value::String(notice.into()))).await;
+    assert_eq!(env.verdict, Some(Verdict::Error), "{env:#?}");
+    assert_eq!(env.reason.as_deref(), Some("LogUnavailable"), "{env:#?}");
+    assert!(
+        env.message.as_deref().unwrap_or_default().contains(notice),
         "{env:#?}"
     );
 }

@@ -140,7 +140,21 @@ async fn stream_log(
             break;
         }
     }
-    Ok(counter.finish())
+    let observed = counter.finish();
+    if let Some(notice) = observed.kubelet_notice() {
+        // Handled as the API server's refusal of a log it does not have (the callers turn a
+        // 404 into `LogUnavailable`, or judge its absence), with the kubelet's own words.
+        let message = format!("the kubelet no longer has the container's log: {notice}");
+        return Err(Error::ReadLog {
+            name: name.into(),
+            source: kube::Error::Api(
+                kube::core::Status::failure(&message, "NotFound")
+                    .with_code(404)
+                    .boxed(),
+            ),
+        });
+    }
+    Ok(observed)
 }
 
 /// Runs `command` in the probe container and reads its exit status from the status channel.

@@ -223,6 +223,20 @@ impl LogObservation {
         counter.feed(bytes);
         counter.finish()
     }
+
+    /// The kubelet's notice when this "log" is one: a kubelet that no longer has the container
+    /// (removed once its pod was deleted and stopped) answers a log request with 200 and, for
+    /// body, `unable to retrieve container logs for <runtime>://<id>` in place of the log.
+    /// Taken for the log, it would fail the probe on output the container never wrote.
+    pub fn kubelet_notice(&self) -> Option<&str> {
+        let text = self.text.as_deref()?.trim();
+        let id = text.strip_prefix("unable to retrieve container logs for ")?;
+        let (runtime, hex) = id.split_once("://")?;
+        let plain = |s: &str, allowed: fn(char) -> bool| !s.is_empty() && s.chars().all(allowed);
+        (plain(runtime, |c| c.is_ascii_alphanumeric() || c == '-')
+            && plain(hex, |c| c.is_ascii_hexdigit()))
+        .then_some(text)
+    }
 }
 
 /// Streams a log through, line by line, into a [`LogObservation`]. Holds at most

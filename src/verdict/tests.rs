@@ -451,6 +451,28 @@ fn large_output_counts_every_line_in_order() {
     assert_eq!((log.lines, log.out_of_sequence), (11, 1));
 }
 
+/// The body this cluster's kubelet answered for the `httpHooks` pod's log once the deleted pod's
+/// containers were removed (seen in the matrix, read for the log until then).
+#[test]
+fn the_kubelets_notice_of_a_removed_container_is_not_taken_for_its_log() {
+    let notice = "unable to retrieve container logs for containerd://1d66c66557bff1c75515fd72f13a14a4675bdeb6aa9b41c8d52269afb54dbc5b";
+    let log = LogObservation::of(notice.as_bytes());
+    assert_eq!(log.kubelet_notice(), Some(notice));
+    let log = LogObservation::of(format!("{notice}\n").as_bytes());
+    assert_eq!(log.kubelet_notice(), Some(notice));
+    for written in [
+        "",
+        "unable to retrieve container logs for",
+        "unable to retrieve container logs for containerd://",
+        "unable to retrieve container logs for my container",
+        "poststart: seen\nunable to retrieve container logs for containerd://1d66",
+        "unable to retrieve container logs for containerd://1d66 and more",
+    ] {
+        let log = LogObservation::of(written.as_bytes());
+        assert_eq!(log.kubelet_notice(), None, "{written:?}");
+    }
+}
+
 #[test]
 fn streaming_a_log_in_chunks_observes_the_same_as_reading_it_whole() {
     let bytes = seq(30000);

@@ -5,8 +5,11 @@
 //! whose network the node cannot reach.
 //!
 //! The handler is a sidecar of the same pod (`httpd` with a CGI that records each request in
-//! the sidecar's log and in an emptyDir). The sidecar outlives the app container, so its log
-//! holds both requests by the time the app container ended, however it was stopped.
+//! an emptyDir, and in the sidecar's log for people to read). The app container tells what it
+//! saw in its termination message, which stays in the pod's status: on its TERM (after the
+//! preStop hook) it writes whether the postStart request came and the requests recorded. Logs
+//! are not read once the pod is deleted: the kubelet removes the containers of a deleted pod
+//! as soon as they stopped, and a log read after that is lost (it was, under load).
 
 use k8s_openapi::api::core::v1::{
     Container, ExecAction, HTTPGetAction, Lifecycle, LifecycleHandler, PodSpec,
@@ -14,11 +17,11 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{Kind, ProbeKind, READY_MARKER, empty_dir, field, log_text, mount, script};
+use super::{Kind, ProbeKind, READY_MARKER, empty_dir, field, mount, script};
 use crate::api::Probe;
 use crate::controller::drive::{At, Step};
 use crate::probes::catalog::Entry;
-use crate::verdict::{Evidence, Outcome, equal, log_missing, quoted};
+use crate::verdict::{Evidence, Outcome, equal};
 
 /// The handler sidecar's name and port, and where the requests are recorded.
 pub const HANDLER: &str = "hook-handler";
@@ -33,7 +36,7 @@ pub const KIND: Kind = Kind {
         kind: "httpHooks",
         checks: "the postStart httpGet hook reaches its handler before the container goes on (it sees the request recorded), and deleting the pod sends the preStop httpGet hook after it: the handler records `GET poststart` then `GET prestop`",
         parameters: "-",
-        runs: "a sidecar serves `httpd` with a CGI that records each request; the app container's postStart and preStop hooks are httpGet to it at the pod's IP; Proctor deletes the pod (grace 10 s)",
+        runs: "a sidecar serves `httpd` with a CGI that records each request; the app container's postStart and preStop hooks are httpGet to it at the pod's IP; Proctor deletes the pod (grace 10 s); the app's TERM trap puts what it saw and the requests recorded in its termination message",
         catches: "httpGet hooks skipped, sent out of order or to the wrong place, or a pod IP the node cannot reach",
         faults: "isolation",
     },
@@ -44,22 +47,30 @@ fn resolve(probe: &Probe) -> Option<ProbeKind> {
     Some(ProbeKind::HttpHooks)
 }
 
-/// Serves `/cgi-bin/hook`, which records `METHOD QUERY` in the sidecar's log (the stdout of its
-/// PID 1) and in the emptyDir (`$1`), and `/ready` for the startup probe, on port `$2`.
+/// Serves `/cgi-bin/hook`, which records `METHOD QUERY` in the emptyDir (`$1`) and in the
+/// sidecar's log (the stdout of its PID 1), and `/ready` for the startup probe, on port `$2`.
 const HANDLER_SCRIPT: &str = r#"mkdir -p /tmp/www/cgi-bin
-printf '#!/bin/sh\necho "$REQUEST_METHOD $QUERY_STRING" >> /proc/1/fd/1\necho "$REQUEST_METHOD $QUERY_STRING" >> %s\nprintf "Content-Type: text/plain\\r\\n\\r\\nrecorded\\n"\n' "$1" > /tmp/www/cgi-bin/hook
+printf '#!/bin/sh\necho "$REQUEST_METHOD $QUERY_STRING" >> %s\necho "$REQUEST_METHOD $QUERY_STRING" >> /proc/1/fd/1\nprintf "Content-Type: text/plain\\r\\n\\r\\nrecorded\\n"\n' "$1" > /tmp/www/cgi-bin/hook
 chmod 755 /tmp/www/cgi-bin/hook
 echo ok > /tmp/www/ready
 trap 'exit 0' TERM
 httpd -f -p "$2" -h /tmp/www &
 wait $!"#;
 
-/// Waits (10 s at most) for the postStart request's record, says whether it came, and runs
-/// until deleted.
-const APP_SCRIPT: &str = r#"trap 'exit 0' TERM
+/// Waits (10 s at most) for the postStart request's record (`$1`), says whether it came, and
+/// runs until deleted; on TERM, its termination message tells that and the requests recorded
+/// (`;` after each).
+const APP_SCRIPT: &str = r#"record=$1
+seen="not recorded before the container was stopped"
+report() {
+  printf 'poststart: %s\nrecorded: %s\n' "$seen" "$(tr '\n' ';' < "$record" 2>/dev/null)" > /dev/termination-log
+  exit 0
+}
+trap report TERM
 i=0
-while [ "$i" -lt 50 ] && ! grep -q poststart "$1" 2>/dev/null; do sleep 0.2; i=$((i + 1)); done
-if grep -q poststart "$1" 2>/dev/null; then echo "poststart: seen"; else echo "poststart: missing"; fi
+while [ "$i" -lt 50 ] && ! grep -q poststart "$record" 2>/dev/null; do sleep 0.2; i=$((i + 1)); done
+if grep -q poststart "$record" 2>/dev/null; then seen=seen; else seen=missing; fi
+echo "poststart: $seen"
 echo "$2"
 while :; do sleep 0.2; done"#;
 
@@ -120,7 +131,7 @@ pub fn shape(spec: &mut PodSpec) {
 pub fn step(at: &At) -> Step {
     if at.view.deletion_requested() || at.finished {
         if at.first.terminated().is_some() {
-            Step::Judge { read_log: true }
+            Step::Judge { read_log: false }
         } else {
             Step::Wait
         }
@@ -136,70 +147,87 @@ pub fn step(at: &At) -> Step {
 pub fn judge(evidence: &Evidence) -> Option<Outcome> {
     // Once the app container ended (the pod's phase may still be Running: the sidecar stops
     // after it).
-    evidence.pods.first()?.terminated()?;
-    {
-        let Some(log) = log_text(evidence) else {
-            return Some(log_missing("httpHooks"));
-        };
-        let Some(recorded) = evidence
-            .container_logs
-            .get(HANDLER)
-            .and_then(|l| l.text.as_deref())
-        else {
-            return Some(log_missing("httpHooks (its handler's)"));
-        };
-        let recorded = recorded.trim_end();
-        Some(Outcome::from_checks(
-            vec![
-                equal(
-                    "postStart",
-                    "seen",
-                    field(log, "poststart").unwrap_or("not reported"),
-                ),
-                equal(
-                    "handlerRecord",
-                    quoted("GET poststart\nGET prestop"),
-                    quoted(recorded),
-                ),
-            ],
-            "the postStart and preStop httpGet hooks reached their handler, in that order".into(),
-        ))
-    }
+    let ended = evidence.pods.first()?.terminated()?;
+    let told = ended.message.as_deref().unwrap_or_default();
+    let recorded: Vec<&str> = field(told, "recorded")
+        .unwrap_or_default()
+        .split(';')
+        .filter(|r| !r.is_empty())
+        .collect();
+    let recorded = if recorded.is_empty() {
+        "nothing".to_owned()
+    } else {
+        recorded.join(", ")
+    };
+    Some(Outcome::from_checks(
+        vec![
+            equal(
+                "postStart",
+                "seen",
+                field(told, "poststart").unwrap_or(NOT_TOLD),
+            ),
+            equal(
+                "handlerRecord",
+                "GET poststart, GET prestop",
+                recorded.as_str(),
+            ),
+        ],
+        "the postStart and preStop httpGet hooks reached their handler, in that order".into(),
+    ))
 }
+
+/// The postStart check's observation when the container left no termination message.
+const NOT_TOLD: &str =
+    "not told (the container left no termination message: it was stopped without its TERM trap)";
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::api::Verdict;
-    use crate::verdict::LogObservation;
 
-    fn judged(fixture: &str, log: &str, handler: &str) -> Outcome {
-        let mut evidence = Evidence {
-            log: Some(LogObservation::of(log.as_bytes())),
-            ..super::super::recorded(&[fixture])
-        };
-        evidence
-            .container_logs
-            .insert(HANDLER.into(), LogObservation::of(handler.as_bytes()));
-        judge(&evidence).unwrap()
+    fn judged(fixture: &str) -> Outcome {
+        judge(&super::super::recorded(&[fixture])).unwrap()
     }
 
     #[test]
     fn both_hooks_recorded_in_order_pass() {
-        let outcome = judged(
-            include_str!("../../../tests/fixtures/pods/http-hooks-runc.json"),
-            "poststart: seen\nproctor-ready\n",
-            "GET poststart\nGET prestop\n",
-        );
+        let outcome = judged(include_str!(
+            "../../../tests/fixtures/pods/http-hooks-runc.json"
+        ));
         assert_eq!(outcome.verdict, Verdict::Passed, "{outcome:?}");
     }
 
     #[test]
     fn hooks_that_never_reach_the_pod_fail() {
-        let netns = include_str!("../../../tests/fixtures/pods/http-hooks-faulty-netns.json");
-        let outcome = judged(netns, "", "");
+        let outcome = judged(include_str!(
+            "../../../tests/fixtures/pods/http-hooks-faulty-netns.json"
+        ));
         assert_eq!(outcome.reason, "PostStartMismatch", "{outcome:?}");
-        let outcome = judged(netns, "poststart: seen\nproctor-ready\n", "GET poststart\n");
+        assert_eq!(
+            outcome.checks[1].observed, "nothing",
+            "the handler recorded no request: {outcome:?}"
+        );
+    }
+
+    /// The termination message of a container whose postStart request came but whose preStop
+    /// one did not (a kubelet that skips it), and of one stopped without its trap.
+    #[test]
+    fn a_missing_prestop_and_a_missing_message_fail_with_what_was_told() {
+        let runc = include_str!("../../../tests/fixtures/pods/http-hooks-runc.json");
+        let told = |message: Option<&str>| {
+            let mut evidence = super::super::recorded(&[runc]);
+            let crate::verdict::ContainerState::Terminated(ended) = &mut evidence.pods[0].container
+            else {
+                panic!("the app container ended");
+            };
+            ended.message = message.map(str::to_owned);
+            judge(&evidence).unwrap()
+        };
+        let outcome = told(Some("poststart: seen\nrecorded: GET poststart;\n"));
         assert_eq!(outcome.reason, "HandlerRecordMismatch", "{outcome:?}");
+        assert_eq!(outcome.checks[1].observed, "GET poststart");
+        let outcome = told(None);
+        assert_eq!(outcome.reason, "PostStartMismatch", "{outcome:?}");
+        assert_eq!(outcome.checks[0].observed, NOT_TOLD);
     }
 }

@@ -460,7 +460,6 @@ impl ProbeKind {
     pub fn other_logs(&self) -> &'static [&'static str] {
         match self {
             ProbeKind::Streaming => &[streaming::SECOND],
-            ProbeKind::HttpHooks => &[http_hooks::HANDLER],
             ProbeKind::EphemeralContainers => &ephemeral_containers::EPHEMERAL,
             _ => &[],
         }
