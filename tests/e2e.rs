@@ -246,10 +246,18 @@ async fn the_whole_catalog_passes_under_runc_with_the_observed_values() {
 /// must fail (all others pass). `processGroupKill` is shown failing under `faulty-pgk` by its
 /// own test (it needs the inspector).
 const MATRIX: &[(&str, &[&str])] = &[
-    // Env values trimmed: the env probe, and the spaced key the ConfigMap and Secret probes
-    // read into env.
-    ("faulty-env", &["env", "config-map-volume", "secret-volume"]),
-    ("faulty-cwd", &["working-dir"]),
+    // Env values trimmed (the env probe, and the spaced key the ConfigMap and Secret probes
+    // read into env), the working directory ignored, read-only mounts writable.
+    (
+        "faulty-spec",
+        &[
+            "env",
+            "config-map-volume",
+            "secret-volume",
+            "working-dir",
+            "read-only-volume",
+        ],
+    ),
     // The process always exits 0: every probe that relies on a non-zero exit fails.
     ("faulty-exit", FAULTY_EXIT_FAILS),
     // Execs exit 0: the exec probes, and the custom probe's exec action expecting 5.
@@ -267,22 +275,33 @@ const MATRIX: &[(&str, &[&str])] = &[
             "ephemeral-containers",
         ],
     ),
-    // stderr to /dev/null, stdin from it.
-    ("faulty-stdio", &["stderr", "stream-order", "streaming"]),
-    // Non-ASCII on stdout becomes '?': the unicode probe, and the env probe whose default
-    // value is not ASCII.
-    ("faulty-unicode", &["unicode-output", "env"]),
+    // stderr to /dev/null and stdin from it; non-ASCII on stdout becomes '?' (the unicode
+    // probe, and the env probe whose default value is not ASCII); stdout cut at 64 KiB (only
+    // the large output is that large).
     (
-        "faulty-sigterm",
-        &["graceful-shutdown", "custom-exec-then-delete", "pre-stop"],
+        "faulty-streams",
+        &[
+            "stderr",
+            "stream-order",
+            "streaming",
+            "unicode-output",
+            "env",
+            "large-output",
+        ],
     ),
-    ("faulty-rw", &["read-only-volume"]),
-    // stdout cut at 64 KiB: only the large output is that large.
-    ("faulty-trunc", &["large-output"]),
     // A create that overlaps another of its probe's fails: the burst. (The churn's pods that
     // fail to start are deleted all the same; the two pods of podToPodTcp and the two
-    // containers of sharedLocalhost start again after a StartError.)
-    ("faulty-race", &["concurrent-start"]),
+    // containers of sharedLocalhost start again after a StartError.) And SIGTERM sent as
+    // SIGKILL (httpHooks then reads the requests from its handler's message).
+    (
+        "faulty-lifecycle",
+        &[
+            "concurrent-start",
+            "graceful-shutdown",
+            "custom-exec-then-delete",
+            "pre-stop",
+        ],
+    ),
     // Kills land 50 s late: the deadline is enforced 50 s after it passed, the churn's pods
     // outlive its 40 s timeout, and the TERM arrives long after the grace period.
     (
@@ -294,22 +313,16 @@ const MATRIX: &[(&str, &[&str])] = &[
             "pre-stop",
         ],
     ),
-    // Root, every capability, no no_new_privs, no seccomp: four faults whose probes are
+    // Root, every capability, no no_new_privs, no seccomp; a writable root, no masks, a host
+    // device, no sysctls, volumes not given to the fsGroup: nine faults whose probes are
     // disjoint (each failed probe's reason is asserted below).
     (
-        "faulty-insecure",
+        "faulty-security",
         &[
             "run-as-identity",
             "capabilities",
             "no-new-privileges",
             "seccomp-default",
-        ],
-    ),
-    // A writable root, no masks, a host device, no sysctls, volumes not given to the
-    // fsGroup: five more.
-    (
-        "faulty-unconfined",
-        &[
             "read-only-root-filesystem",
             "masked-paths",
             "host-devices",
@@ -557,7 +570,7 @@ async fn each_faulty_runtime_fails_exactly_the_probes_that_check_its_behaviour()
         ("liveness-restart", "RestartCountMismatch"),
     ] {
         for &(class, failed) in MATRIX {
-            if failed.contains(&probe) && class != "faulty-unicode" {
+            if failed.contains(&probe) {
                 reasons.insert((class, probe), reason);
             }
         }
@@ -569,11 +582,11 @@ async fn each_faulty_runtime_fails_exactly_the_probes_that_check_its_behaviour()
         ("faulty-volumes", "config-map-volume", "DefaultModeMismatch"),
         ("faulty-volumes", "secret-volume", "DefaultModeMismatch"),
         ("faulty-volumes", "empty-dir-modes", "MemoryMediumMismatch"),
-        ("faulty-env", "config-map-volume", "EnvSpacedMismatch"),
+        ("faulty-spec", "config-map-volume", "EnvSpacedMismatch"),
         // The failing init container exits 0: the Never pod succeeds.
         ("faulty-exit", "init-containers", "NeverFailingInitMismatch"),
         ("faulty-volumes", "downward-api", "FileDefaultModeMismatch"),
-        ("faulty-env", "secret-volume", "EnvSpacedMismatch"),
+        ("faulty-spec", "secret-volume", "EnvSpacedMismatch"),
         // The first run exits 0 under faulty-exit: no restart at all.
         ("faulty-exit", "previous-log", "RestartCountMismatch"),
         // The blank container's shell, run as faulty-exit's child, is not interactive: it
@@ -588,7 +601,7 @@ async fn each_faulty_runtime_fails_exactly_the_probes_that_check_its_behaviour()
             "ExecInDebugger1Mismatch",
         ),
         // stdin at its end: attach reaches nothing, and the container says so.
-        ("faulty-stdio", "streaming", "ProbeLogMismatch"),
+        ("faulty-streams", "streaming", "ProbeLogMismatch"),
         // The wrapper runs the command in the background, stdin /dev/null (POSIX, before any
         // redirection): the same.
         ("faulty-exit", "streaming", "ProbeLogMismatch"),

@@ -20,7 +20,7 @@ pub const KIND: Kind = Kind {
         parameters: "add (default [NET_BIND_SERVICE]; [] checks that drop ALL leaves none; any other capability makes the pod privileged: spec.allowPrivileged, granted by the controller's operator)",
         runs: "reads the Cap* sets in /proc/self/status",
         catches: "a runtime that ignores `drop: [ALL]` (its default set, or every capability) or drops an added one",
-        faults: "insecure",
+        faults: "security",
     },
 };
 

@@ -18,7 +18,7 @@ pub const KIND: Kind = Kind {
         parameters: "pods (default 10)",
         runs: "N pods created in one burst",
         catches: "lock contention and races in sandbox, network or overlay setup",
-        faults: "race",
+        faults: "lifecycle",
     },
 };
 

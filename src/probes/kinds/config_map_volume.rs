@@ -58,7 +58,7 @@ pub const KIND: Kind = Kind {
         parameters: "-",
         runs: "`cat`, `od` and `stat` of the files of four volumes of a ConfigMap the probe creates, and `printf` of the env it gave",
         catches: "wrong or cut content, binary bytes mangled, modes ignored, item mappings not applied",
-        faults: "env, identity, volumes",
+        faults: "spec, identity, volumes",
     },
 };
 
@@ -71,7 +71,7 @@ pub const SECRET_KIND: Kind = Kind {
         parameters: "-",
         runs: "`cat`, `od` and `stat` of the files of four volumes of a Secret the probe creates, and `printf` of the env it gave",
         catches: "wrong or cut content, binary bytes mangled, modes ignored (world-readable secrets), item mappings not applied",
-        faults: "env, identity, volumes",
+        faults: "spec, identity, volumes",
     },
 };
 

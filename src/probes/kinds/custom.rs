@@ -26,7 +26,7 @@ pub const KIND: Kind = Kind {
         parameters: "command, env, workingDir, volumes, actions, expect, ...",
         runs: "the user's command, env, workingDir and volumes; the user's exec and delete actions",
         catches: "whatever the user declares",
-        faults: "exit, exec, sigterm",
+        faults: "exit, exec, lifecycle",
     },
 };
 

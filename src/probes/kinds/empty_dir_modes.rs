@@ -29,7 +29,7 @@ pub const KIND: Kind = Kind {
         parameters: "-",
         runs: "`stat` of two emptyDirs (default medium and Memory); creates, `chmod`s, `stat`s and reads a file per mode in each",
         catches: "emptyDirs created closed to non-root containers, or file modes and content not kept",
-        faults: "unconfined, volumes",
+        faults: "security, volumes",
     },
 };
 

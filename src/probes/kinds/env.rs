@@ -37,7 +37,7 @@ pub const KIND: Kind = Kind {
         parameters: "name, value (default: every byte class above)",
         runs: "`awk` prints three variables by name, framed so that a newline inside one is kept",
         catches: "env values split at `=`, trimmed, unescaped, re-encoded or truncated; empty variables dropped",
-        faults: "env, unicode",
+        faults: "spec, streams",
     },
 };
 

@@ -22,7 +22,7 @@ pub const KIND: Kind = Kind {
         parameters: "group (default 2005)",
         runs: "`stat` of an emptyDir of a pod with fsGroup, and of a file created in it",
         catches: "a volume left to root, so the pod's containers cannot share files as their group",
-        faults: "unconfined",
+        faults: "security",
     },
 };
 

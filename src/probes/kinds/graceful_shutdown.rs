@@ -19,7 +19,7 @@ pub const KIND: Kind = Kind {
         parameters: "gracePeriodSeconds (default 10)",
         runs: "traps TERM, writes a marker to stdout and the termination log, exits 0; Proctor deletes the pod with the grace period",
         catches: "SIGKILL sent instead of SIGTERM, or the grace period cut short",
-        faults: "sigterm, latekill",
+        faults: "lifecycle, latekill",
     },
 };
 

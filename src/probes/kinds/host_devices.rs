@@ -32,7 +32,7 @@ pub const KIND: Kind = Kind {
         parameters: "-",
         runs: "lists every character and block device under /dev",
         catches: "host devices passed into an unprivileged container",
-        faults: "unconfined",
+        faults: "security",
     },
 };
 

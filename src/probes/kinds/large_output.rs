@@ -17,7 +17,7 @@ pub const KIND: Kind = Kind {
         parameters: "lines (default 20000)",
         runs: "`seq 1 N`",
         catches: "pipe and FIFO buffer limits, log truncation or duplication",
-        faults: "trunc",
+        faults: "streams",
     },
 };
 

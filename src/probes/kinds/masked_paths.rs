@@ -44,7 +44,7 @@ pub const KIND: Kind = Kind {
         parameters: "-",
         runs: "tests which default masked and read-only paths exist; prints the mount table",
         catches: "a runtime without its /proc and /sys masks: host kernel memory, keys and timers readable, /proc/sys writable",
-        faults: "unconfined",
+        faults: "security",
     },
 };
 

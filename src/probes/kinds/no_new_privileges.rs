@@ -18,7 +18,7 @@ pub const KIND: Kind = Kind {
         parameters: "-",
         runs: "reads NoNewPrivs in /proc/self/status",
         catches: "allowPrivilegeEscalation: false ignored, so setuid binaries can raise privileges",
-        faults: "insecure",
+        faults: "security",
     },
 };
 

@@ -23,7 +23,7 @@ pub const KIND: Kind = Kind {
         parameters: "-",
         runs: "a preStop hook writes a file; the TERM trap reports whether it exists; Proctor deletes the pod (grace 10 s)",
         catches: "preStop hooks skipped or run after the signal, exec'd commands that do not run, SIGKILL instead of TERM",
-        faults: "exec, sigterm, latekill",
+        faults: "exec, lifecycle, latekill",
     },
 };
 

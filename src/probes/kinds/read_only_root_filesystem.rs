@@ -20,7 +20,7 @@ pub const KIND: Kind = Kind {
         parameters: "-",
         runs: "reads the / mount options; `touch /tmp/...`, in the container and in an init container whose root is writable",
         catches: "readOnlyRootFilesystem ignored",
-        faults: "unconfined",
+        faults: "security",
     },
 };
 

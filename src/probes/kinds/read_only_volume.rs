@@ -17,7 +17,7 @@ pub const KIND: Kind = Kind {
         parameters: "-",
         runs: "`touch` into an emptyDir mounted readOnly",
         catches: "read-only volume mounts that are writable",
-        faults: "rw",
+        faults: "spec",
     },
 };
 

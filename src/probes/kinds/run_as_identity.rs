@@ -23,7 +23,7 @@ pub const KIND: Kind = Kind {
         parameters: "user (default 2001), group (default 2002), supplementalGroups (default [2003, 2004])",
         runs: "reads Uid, Gid and Groups in /proc/self/status",
         catches: "the image's user (or root) run instead of runAsUser; ids set only in part; supplementary groups dropped",
-        faults: "insecure",
+        faults: "security",
     },
 };
 

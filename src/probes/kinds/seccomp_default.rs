@@ -22,7 +22,7 @@ pub const KIND: Kind = Kind {
         parameters: "-",
         runs: "reads Seccomp in /proc/self/status; `unshare -U true`",
         catches: "a container run unconfined despite seccompProfile RuntimeDefault",
-        faults: "insecure",
+        faults: "security",
     },
 };
 

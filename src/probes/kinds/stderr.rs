@@ -19,7 +19,7 @@ pub const KIND: Kind = Kind {
         parameters: "text",
         runs: "writes the text to stderr only",
         catches: "a broken stderr relay, invisible to tests that read stdout only",
-        faults: "stdio",
+        faults: "streams",
     },
 };
 

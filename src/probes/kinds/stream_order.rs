@@ -23,7 +23,7 @@ pub const KIND: Kind = Kind {
         parameters: "-",
         runs: "`echo out N` and `echo err N >&2` for N from 1 to 500, one after the other",
         catches: "a log relay that loses, repeats or reorders the lines of one stream while the other is busy, or drops a stream",
-        faults: "stdio",
+        faults: "streams",
     },
 };
 

@@ -47,7 +47,7 @@ pub const KIND: Kind = Kind {
         parameters: "-",
         runs: "a two-container pod: the probe container (`stdin: true`) answers each line it reads, the second one logs a line and waits; Proctor execs into each, runs `cat` with a terminal, and attaches to the probe container",
         catches: "exec, attach or logs of the wrong container, a terminal that does not carry stdin, a container whose stdin is not connected",
-        faults: "exec, exit, stdio",
+        faults: "exec, exit, streams",
     },
 };
 

@@ -18,7 +18,7 @@ pub const KIND: Kind = Kind {
         parameters: "values: [{name, value}] of the safe sysctls (default kernel.shm_rmid_forced=1, net.ipv4.ip_local_port_range=\"40000 50000\")",
         runs: "reads each sysctl back from /proc/sys",
         catches: "pod sysctls dropped, so the new namespace's defaults apply",
-        faults: "unconfined, isolation",
+        faults: "security, isolation",
     },
 };
 

@@ -20,7 +20,7 @@ pub const KIND: Kind = Kind {
         parameters: "text",
         runs: "prints multi-byte UTF-8 (CJK, emoji, combining marks)",
         catches: "encoding damage in the log relay",
-        faults: "unicode",
+        faults: "streams",
     },
 };
 

@@ -17,7 +17,7 @@ pub const KIND: Kind = Kind {
         parameters: "path (default /tmp)",
         runs: "`pwd` with `workingDir` set",
         catches: "workingDir ignored or resolved wrongly",
-        faults: "cwd",
+        faults: "spec",
     },
 };
 

@@ -389,6 +389,41 @@ pub const FAULTS: &[Fault] = &[
         splits_lines_at: SPLIT_AT,
         ..PASS
     },
+    // Classes of the mutation matrix that join faults whose failing probes are disjoint, so
+    // that one run of the catalog shows each of them.
+    Fault {
+        name: "streams",
+        breaks: "stdio, unicode and trunc at once (each breaks different probes)",
+        edit_spec: |_| {
+            Ok("stderr and stdin to /dev/null; stdout through a non-ASCII and 64 KiB truncating filter".to_owned())
+        },
+        silences_stderr: true,
+        closes_stdin: true,
+        mangles_stdout: true,
+        truncates_stdout_at: 64 * 1024,
+        ..PASS
+    },
+    Fault {
+        name: "spec",
+        breaks: "env, cwd and rw at once (each breaks different probes)",
+        edit_spec: |spec| all_of(spec, &[trim_env, ignore_cwd, writable_mounts]),
+        ..PASS
+    },
+    Fault {
+        name: "lifecycle",
+        breaks: "race and sigterm at once (each breaks different probes)",
+        edit_spec: |_| Ok("create under the exclusive create lock".to_owned()),
+        serializes_creates: true,
+        rewrite_signal: term_to_kill,
+        ..PASS
+    },
+    Fault {
+        name: "security",
+        breaks: "insecure and unconfined at once (each breaks different probes)",
+        edit_spec: |spec| all_of(spec, &[insecure, unconfined]),
+        edit_sandbox: no_sysctls,
+        ..PASS
+    },
 ];
 
 impl Fault {
@@ -1486,6 +1521,85 @@ impl LineSplitter {
     }
 }
 
+/// What the stdout filter does to a container's output, in this order: non-ASCII bytes to
+/// `?`, everything after `truncate_after` bytes dropped, lines ended after `split_lines_at`
+/// bytes (0: not). One filter process does all a fault asks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StdoutFilter {
+    pub non_ascii: bool,
+    pub truncate_after: usize,
+    pub split_lines_at: usize,
+}
+
+impl StdoutFilter {
+    /// The filter `fault` asks for, if any.
+    pub fn of(fault: &Fault) -> Option<StdoutFilter> {
+        let filter = StdoutFilter {
+            non_ascii: fault.mangles_stdout,
+            truncate_after: fault.truncates_stdout_at,
+            split_lines_at: fault.splits_lines_at,
+        };
+        (filter != StdoutFilter::default()).then_some(filter)
+    }
+
+    /// The filter process's arguments (after `--stdout-filter`), which [`StdoutFilter::parse`]
+    /// reads back.
+    pub fn to_args(self) -> Vec<String> {
+        vec![
+            u8::from(self.non_ascii).to_string(),
+            self.truncate_after.to_string(),
+            self.split_lines_at.to_string(),
+        ]
+    }
+
+    pub fn parse(args: &[&str]) -> Option<StdoutFilter> {
+        let number = |i: usize| args.get(i)?.parse::<usize>().ok();
+        Some(StdoutFilter {
+            non_ascii: number(0)? == 1,
+            truncate_after: number(1)?,
+            split_lines_at: number(2)?,
+        })
+    }
+
+    /// The filter's state over one stream.
+    pub fn start(self) -> Filtering {
+        Filtering {
+            filter: self,
+            passed: 0,
+            splitter: LineSplitter {
+                at: self.split_lines_at,
+                run: 0,
+            },
+        }
+    }
+}
+
+/// A [`StdoutFilter`] part way through a stream.
+pub struct Filtering {
+    filter: StdoutFilter,
+    passed: usize,
+    splitter: LineSplitter,
+}
+
+impl Filtering {
+    /// Filters `chunk` (changed in place) into `out`.
+    pub fn feed(&mut self, chunk: &mut [u8], out: &mut Vec<u8>) {
+        if self.filter.non_ascii {
+            mangle(chunk);
+        }
+        let mut keep = chunk.len();
+        if self.filter.truncate_after > 0 {
+            keep = keep.min(self.filter.truncate_after.saturating_sub(self.passed));
+        }
+        self.passed += keep;
+        if self.filter.split_lines_at > 0 {
+            self.splitter.feed(&chunk[..keep], out);
+        } else {
+            out.extend_from_slice(&chunk[..keep]);
+        }
+    }
+}
+
 /// A mount's destination, for the log.
 fn destination(mount: &Value) -> String {
     mount
@@ -1676,7 +1790,7 @@ mod tests {
         for fault in FAULTS {
             let mut sandbox = original.clone();
             let what = (fault.edit_sandbox)(&mut sandbox).unwrap();
-            let sysctls = ["sysctl", "unconfined"].contains(&fault.name);
+            let sysctls = ["sysctl", "unconfined", "security"].contains(&fault.name);
             let hostname = ["hostname", "identity"].contains(&fault.name);
             assert_eq!(!what.is_empty(), sysctls || hostname, "{}", fault.name);
             assert_eq!(
@@ -1940,7 +2054,10 @@ mod tests {
     #[test]
     fn stdin_is_closed_by_the_stdin_and_stdio_faults_only() {
         for fault in FAULTS {
-            assert_eq!(fault.closes_stdin, ["stdin", "stdio"].contains(&fault.name));
+            assert_eq!(
+                fault.closes_stdin,
+                ["stdin", "stdio", "streams"].contains(&fault.name)
+            );
         }
         assert!(Fault::by_name("stdio").unwrap().silences_stderr);
     }
@@ -1956,10 +2073,45 @@ mod tests {
     #[test]
     fn only_trunc_truncates_and_only_unicode_mangles() {
         for fault in FAULTS {
-            assert_eq!(fault.truncates_stdout_at > 0, fault.name == "trunc");
+            let streams = fault.name == "streams";
+            assert_eq!(
+                fault.truncates_stdout_at > 0,
+                fault.name == "trunc" || streams
+            );
             assert!(fault.truncates_stdout_at == 0 || fault.splits_lines_at == 0);
-            assert_eq!(fault.mangles_stdout, fault.name == "unicode");
+            assert_eq!(fault.mangles_stdout, fault.name == "unicode" || streams);
         }
+    }
+
+    /// One filter does all a fault asks for: `streams` mangles and truncates, and reads on
+    /// past what it drops; the filter's arguments read back as given.
+    #[test]
+    fn the_stdout_filter_mangles_truncates_and_splits_as_its_fault_asks() {
+        let streams = StdoutFilter::of(Fault::by_name("streams").unwrap()).unwrap();
+        let args = streams.to_args();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_eq!(StdoutFilter::parse(&args), Some(streams));
+        let mut filtering = StdoutFilter {
+            truncate_after: 6,
+            ..streams
+        }
+        .start();
+        let mut out = Vec::new();
+        filtering.feed(&mut "ü\n".as_bytes().to_vec(), &mut out);
+        filtering.feed(&mut b"abcdef".to_vec(), &mut out);
+        filtering.feed(&mut b"gh".to_vec(), &mut out);
+        assert_eq!(out, b"??\nabc");
+        let volumes = StdoutFilter::of(Fault::by_name("volumes").unwrap()).unwrap();
+        let mut filtering = StdoutFilter {
+            split_lines_at: 2,
+            ..volumes
+        }
+        .start();
+        let mut out = Vec::new();
+        filtering.feed(&mut "üabc".as_bytes().to_vec(), &mut out);
+        assert_eq!(out, "ü\nab\nc".as_bytes(), "split, not mangled");
+        assert_eq!(StdoutFilter::of(Fault::by_name("env").unwrap()), None);
+        assert_eq!(StdoutFilter::parse(&["1", "x", "0"]), None);
     }
 
     #[test]
@@ -1971,7 +2123,12 @@ mod tests {
         assert!(!late.serializes_creates);
         assert_eq!(late.kill_delay_seconds, LATE_KILL_SECONDS);
         assert_eq!(apply("latekill").0, container_spec());
-        assert!(FAULTS.iter().filter(|f| f.serializes_creates).count() == 1);
+        let serializing: Vec<&str> = FAULTS
+            .iter()
+            .filter(|f| f.serializes_creates)
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(serializing, ["race", "lifecycle"]);
         assert!(FAULTS.iter().filter(|f| f.kill_delay_seconds > 0).count() == 1);
     }
 

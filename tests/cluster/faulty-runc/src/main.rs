@@ -32,27 +32,12 @@ const REAL_RUNC_CANDIDATES: &[&str] = &["/usr/sbin/runc", "/usr/bin/runc", "/usr
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
-    if args.get(1).is_some_and(|a| a == "--filter-non-ascii") {
-        return filter_stdin(|chunk, _| {
-            faults::mangle(chunk);
-            chunk.len()
-        });
-    }
-    if args.get(1).is_some_and(|a| a == "--truncate-after") {
-        let limit: usize = args
-            .get(2)
-            .and_then(|a| a.to_str())
-            .and_then(|a| a.parse().ok())
-            .unwrap_or(0);
-        return filter_stdin(move |chunk, passed| chunk.len().min(limit.saturating_sub(passed)));
-    }
-    if args.get(1).is_some_and(|a| a == "--split-lines-at") {
-        let at: usize = args
-            .get(2)
-            .and_then(|a| a.to_str())
-            .and_then(|a| a.parse().ok())
-            .unwrap_or(faults::SPLIT_AT);
-        return split_lines(at);
+    if args.get(1).is_some_and(|a| a == "--stdout-filter") {
+        let options: Vec<&str> = args[2..].iter().filter_map(|a| a.to_str()).collect();
+        return match faults::StdoutFilter::parse(&options) {
+            Some(filter) => filter_stdin(filter),
+            None => ExitCode::from(2),
+        };
     }
     if args.get(1).is_some_and(|a| a == "--deliver-later") {
         return deliver_later(&args[2..]);
@@ -82,7 +67,7 @@ fn main() -> ExitCode {
     let mut rest = rest;
     let mut silence_stderr = false;
     let mut close_stdin = false;
-    let mut stdout_filter: Option<Vec<String>> = None;
+    let mut stdout_filter: Option<faults::StdoutFilter> = None;
     match &invocation {
         Invocation::Create { bundle } => match apply_to_bundle(fault, bundle) {
             Ok(Some(what)) => {
@@ -92,21 +77,7 @@ fn main() -> ExitCode {
                 }
                 silence_stderr = fault.silences_stderr;
                 close_stdin = fault.closes_stdin;
-                if fault.mangles_stdout {
-                    stdout_filter = Some(vec!["--filter-non-ascii".into()]);
-                }
-                if fault.splits_lines_at > 0 {
-                    stdout_filter = Some(vec![
-                        "--split-lines-at".into(),
-                        fault.splits_lines_at.to_string(),
-                    ]);
-                }
-                if fault.truncates_stdout_at > 0 {
-                    stdout_filter = Some(vec![
-                        "--truncate-after".into(),
-                        fault.truncates_stdout_at.to_string(),
-                    ]);
-                }
+                stdout_filter = faults::StdoutFilter::of(fault);
             }
             Ok(None) => {}
             Err(message) => {
@@ -182,12 +153,13 @@ fn main() -> ExitCode {
         // As for stderr: the container's stdin is runc's.
         command.stdin(Stdio::null());
     }
-    if let Some(filter_args) = stdout_filter {
+    if let Some(filter) = stdout_filter {
         // The filter reads what the container writes and passes it on, changed, to this
         // process's stdout (the shim's pipe). It outlives runc and ends at the container's EOF.
         let filter =
             Command::new(std::env::current_exe().unwrap_or_else(|_| PathBuf::from("faulty-runc")))
-                .args(&filter_args)
+                .arg("--stdout-filter")
+                .args(filter.to_args())
                 .stdin(Stdio::piped())
                 .spawn();
         match filter {
@@ -519,55 +491,26 @@ fn inherit_cpuset(cgroup: &Path) {
     }
 }
 
-/// Copies stdin to stdout through `edit`, which may change a chunk in place and returns how
-/// many of its bytes to pass on, given how many were passed before. Reads to EOF whatever it
-/// drops, so that the writer never sees a broken pipe.
-fn filter_stdin(mut edit: impl FnMut(&mut [u8], usize) -> usize) -> ExitCode {
+/// Copies stdin to stdout through `filter`. Reads to EOF whatever it drops, so that the
+/// writer never sees a broken pipe.
+fn filter_stdin(filter: faults::StdoutFilter) -> ExitCode {
     use std::io::Read;
     let mut input = std::io::stdin().lock();
     let mut output = std::io::stdout().lock();
     let mut buf = [0u8; 8192];
-    let mut passed = 0;
-    loop {
-        match input.read(&mut buf) {
-            Ok(0) => return ExitCode::SUCCESS,
-            Ok(n) => {
-                let keep = edit(&mut buf[..n], passed).min(n);
-                passed += keep;
-                if keep > 0
-                    && output
-                        .write_all(&buf[..keep])
-                        .and_then(|()| output.flush())
-                        .is_err()
-                {
-                    return ExitCode::FAILURE;
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return ExitCode::FAILURE,
-        }
-    }
-}
-
-/// Copies stdin to stdout, ending a line after every `at` bytes without a newline. Reads to
-/// EOF, so the writer never sees a broken pipe.
-fn split_lines(at: usize) -> ExitCode {
-    use std::io::Read;
-    let mut input = std::io::stdin().lock();
-    let mut output = std::io::stdout().lock();
-    let mut buf = [0u8; 8192];
-    let mut splitter = faults::LineSplitter { at, run: 0 };
+    let mut filtering = filter.start();
     let mut out = Vec::with_capacity(buf.len() * 2);
     loop {
         match input.read(&mut buf) {
             Ok(0) => return ExitCode::SUCCESS,
             Ok(n) => {
                 out.clear();
-                splitter.feed(&buf[..n], &mut out);
-                if output
-                    .write_all(&out)
-                    .and_then(|()| output.flush())
-                    .is_err()
+                filtering.feed(&mut buf[..n], &mut out);
+                if !out.is_empty()
+                    && output
+                        .write_all(&out)
+                        .and_then(|()| output.flush())
+                        .is_err()
                 {
                     return ExitCode::FAILURE;
                 }
