@@ -489,7 +489,7 @@ exit 0"#;
 
 fn exit_zero(spec: &mut Value) -> Result<String, String> {
     let process = spec.get_mut("process").ok_or("spec has no process")?;
-    wrap_exit_zero(process)?;
+    wrap_in_shell(process, EXIT_ZERO_SCRIPT, "faulty-exit")?;
     mount_exit_shell(spec)?;
     Ok("process wrapped to exit 0".to_owned())
 }
@@ -530,27 +530,18 @@ fn slow_first_start(spec: &mut Value) -> Result<String, String> {
     {
         return Ok(String::new());
     }
-    let args = spec
-        .pointer_mut("/process/args")
-        .and_then(Value::as_array_mut)
-        .ok_or("process has no args")?;
-    let mut wrapped = vec![
-        json!(EXIT_SHELL),
-        json!("sh"),
-        json!("-c"),
-        json!(format!("sleep {SLOW_FIRST_SECONDS}; exec \"$@\"")),
-        json!("faulty-slowfirst"),
-    ];
-    wrapped.append(args);
-    *args = wrapped;
+    let process = spec.get_mut("process").ok_or("spec has no process")?;
+    let script = format!("sleep {SLOW_FIRST_SECONDS}; exec \"$@\"");
+    wrap_in_shell(process, &script, "faulty-slowfirst")?;
     mount_exit_shell(spec)?;
     Ok(format!(
         "the pod's first process held back {SLOW_FIRST_SECONDS} s"
     ))
 }
 
-/// Wraps a process's argv in the exit-0 shell (which must be mounted in the container).
-fn wrap_exit_zero(process: &mut Value) -> Result<(), String> {
+/// Wraps a process's argv in `sh -c script name argv...`, run by the host's busybox (which
+/// must be mounted in the container at [`EXIT_SHELL`]).
+fn wrap_in_shell(process: &mut Value, script: &str, name: &str) -> Result<(), String> {
     let args = process
         .get_mut("args")
         .and_then(Value::as_array_mut)
@@ -559,8 +550,8 @@ fn wrap_exit_zero(process: &mut Value) -> Result<(), String> {
         json!(EXIT_SHELL),
         json!("sh"),
         json!("-c"),
-        json!(EXIT_ZERO_SCRIPT),
-        json!("faulty-exit"),
+        json!(script),
+        json!(name),
     ];
     wrapped.append(args);
     *args = wrapped;
