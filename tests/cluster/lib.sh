@@ -61,12 +61,13 @@ die() {
 
 # pid_of NAME: the recorded PID of a component, if that process is still the one we started.
 pid_of() {
-  local file=$PIDS/$1.pid pid
+  local file=$PIDS/$1.pid pid argv0 ours="(^|/)$1\$"
   [[ -s $file ]] || return 1
   pid=$(<"$file")
   [[ $pid =~ ^[0-9]+$ && -r /proc/$pid/cmdline ]] || return 1
   # A recycled PID belongs to some other program: only trust it if it runs our binary.
-  tr '\0' '\n' <"/proc/$pid/cmdline" | head -n 1 | grep -qE "(^|/)$1\$" || return 1
+  IFS= read -r -d '' argv0 <"/proc/$pid/cmdline" || [[ -n $argv0 ]] || return 1
+  [[ $argv0 =~ $ours ]] || return 1
   echo "$pid"
 }
 

@@ -52,7 +52,7 @@ DEBIAN_PACKAGES=(runc containernetworking-plugins etcd-server busybox-static umo
 install_packages() {
   local missing=() p
   for p in "${DEBIAN_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == *'install ok installed'* ]] || missing+=("$p")
   done
   ((${#missing[@]} == 0)) && return 0
   log "installing Debian packages: ${missing[*]}"
@@ -515,15 +515,17 @@ node_ready() {
 }
 
 import_images() {
-  local image tar
+  local image tar listed
   for image in "$PROBE_IMAGE" "$PAUSE_IMAGE"; do
     case $image in
       "$PROBE_IMAGE") tar=$IMAGES_DIR/probe.tar ;;
       *) tar=$IMAGES_DIR/pause.tar ;;
     esac
     ctr --address "$CONTAINERD_SOCK" -n k8s.io images import --base-name "${image%:*}" "$tar" >/dev/null
-    ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q | grep -qx "$image" ||
-      die "image $image was not imported from $tar"
+    # Listed into a variable first: under pipefail, `ctr ... | grep -q` fails whenever grep
+    # exits at its match before ctr has written its last line (ctr dies of SIGPIPE).
+    listed=$(ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q)
+    grep -qx "$image" <<<"$listed" || die "image $image was not imported from $tar"
   done
 }
 
